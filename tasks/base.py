@@ -9,6 +9,7 @@ selected problem and reports the solve rate.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -115,12 +116,17 @@ _loaded = False
 
 
 def _load_builtins() -> None:
+    """Import the built-in task modules, plus the user's from ASSAY_TASK_MODULES (comma-separated)."""
     global _loaded
     if _loaded:
         return
     _loaded = True
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+    extra = [m.strip() for m in os.environ.get("ASSAY_TASK_MODULES", "").split(",") if m.strip()]
+    for module in (*BUILTIN_MODULES, *extra):
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise ConfigError(f"cannot import task module {module!r}: {e}") from None
 
 
 def load_suite(name: str) -> Suite:
