@@ -63,7 +63,12 @@ def make_model(spec: str, settings: ModelSettings | None = None) -> Model:
     return PROVIDERS.get(provider)(rest, settings or ModelSettings())
 
 
-_PROVIDER_MODULES = ("agent.models.openai_model", "agent.models.anthropic_model", "agent.models.litellm_model")
+_PROVIDER_MODULES = (
+    "agent.models.openai_model",
+    "agent.models.anthropic_model",
+    "agent.models.litellm_model",
+    "agent.models.local_model",  # imports llama_cpp only when a local model is built
+)
 
 
 def _load_providers() -> None:

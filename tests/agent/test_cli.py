@@ -23,13 +23,17 @@ ASSAY = str(Path(sys.executable).parent / "assay")
 def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env.update(
-        PYTHONPATH=str(ROOT), ASSAY_TASK_MODULES="tests.support.toy_tasks", LITELLM_LOCAL_MODEL_COST_MAP="True"
+        PYTHONPATH=str(ROOT),
+        ASSAY_TASK_MODULES="tests.support.toy_tasks",
+        LITELLM_LOCAL_MODEL_COST_MAP="True",
     )
     env.update(extra)
     return env
 
 
-def assay(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def assay(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [ASSAY, *args], capture_output=True, text=True, env=env or cli_env(), timeout=timeout, cwd=ROOT
     )
@@ -53,7 +57,10 @@ def test_tasks_lists_names_with_descriptions() -> None:
     ("args", "expected"),
     [
         (["run", "nope/task", "--model", "openai/x"], "unknown task 'nope/task'"),
-        (["run", "toy/guess", "--strategy", "sideways", "--model", "openai/x"], "unknown strategy 'sideways'"),
+        (
+            ["run", "toy/guess", "--strategy", "sideways", "--model", "openai/x"],
+            "unknown strategy 'sideways'",
+        ),
         (["run", "toy/guess", "--iterations", "-1", "--model", "openai/x"], "budget.max_iterations"),
         (["run", "toy/guess", "--max-cost", "-2", "--model", "openai/x"], "budget.max_cost_usd"),
         (["run", "toy/guess", "--problems", "7-9", "--model", "openai/x"], "out of range"),
@@ -72,7 +79,9 @@ def test_bad_input_is_one_line_error(args: list[str], expected: str, tmp_path: P
 def test_broken_config_file(tmp_path: Path) -> None:
     bad = tmp_path / "run.yaml"
     bad.write_text("task: toy/guess\nsamples: [unclosed\n")
-    assert "cannot parse config" in one_line_error(assay("run", "--config", str(bad), "--db", str(tmp_path / "r.db")))
+    assert "cannot parse config" in one_line_error(
+        assay("run", "--config", str(bad), "--db", str(tmp_path / "r.db"))
+    )
     unknown = tmp_path / "run.toml"
     unknown.write_text('task = "toy/guess"\nsampels = 3\n')
     line = one_line_error(assay("run", "--config", str(unknown), "--db", str(tmp_path / "r.db")))
@@ -80,7 +89,9 @@ def test_broken_config_file(tmp_path: Path) -> None:
 
 
 def test_store_in_unwritable_directory(tmp_path: Path) -> None:
-    line = one_line_error(assay("run", "toy/guess", "--model", "openai/x", "--db", "/proc/assay-test/runs.db"))
+    line = one_line_error(
+        assay("run", "toy/guess", "--model", "openai/x", "--db", "/proc/assay-test/runs.db")
+    )
     assert "cannot open run store" in line
 
 
@@ -122,17 +133,25 @@ def test_model_failures_end_with_a_reason_not_a_traceback(tmp_path: Path) -> Non
 
 
 def _verdict_rows(db: Path) -> list[tuple[str, str, float]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT hypothesis_id, verifier, created FROM verdicts ORDER BY created").fetchall()
+    try:
+        with sqlite3.connect(db) as conn:
+            return conn.execute(
+                "SELECT hypothesis_id, verifier, created FROM verdicts ORDER BY created"
+            ).fetchall()
+    except sqlite3.OperationalError:  # the run has not created its schema yet
+        return []
 
 
 def test_kill_9_then_resume_loses_and_redoes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     env = cli_env(ASSAY_TOY_VERIFY_DELAY="0.4")
     with ScriptedLLMServer(bisector) as server:
-        args = ["run", "toy/guess", "--problems", "0-1", "--samples", "2", "--iterations", "5", "--seed", "3",
-                "--model", "openai/gpt-test", "--base-url", server.openai_base_url, "--db", str(db)]  # fmt: skip
-        proc = subprocess.Popen([ASSAY, *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        args = ["run", "toy/guess", "--problems", "0-1", "--samples", "2", "--iterations", "5",
+                "--seed", "3", "--model", "openai/gpt-test", "--base-url", server.openai_base_url,
+                "--db", str(db)]  # fmt: skip
+        proc = subprocess.Popen(
+            [ASSAY, *args], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and (not db.exists() or len(_verdict_rows(db)) < 3):
@@ -144,7 +163,10 @@ def test_kill_9_then_resume_loses_and_redoes_nothing(tmp_path: Path) -> None:
         assert len(before) >= 3
         with sqlite3.connect(db) as conn:
             run_id, status = conn.execute("SELECT id, status FROM runs").fetchone()
-            recorded_seeds = [json.loads(p)["seed"] for (p,) in conn.execute("SELECT params_json FROM llm_calls")]
+            recorded = [
+                (json.loads(params)["seed"], json.loads(messages)[-1]["content"])
+                for params, messages in conn.execute("SELECT params_json, messages_json FROM llm_calls")
+            ]
         assert status == "running"
 
         resumed = assay("resume", run_id, "--db", str(db), "--json", env=env)
@@ -154,8 +176,8 @@ def test_kill_9_then_resume_loses_and_redoes_nothing(tmp_path: Path) -> None:
         after = _verdict_rows(db)
         assert set(before) <= set(after)  # every verdict from before the kill is still there, untouched
         # no recorded completion was requested again: each seed recorded before the kill was sent exactly once
-        sent = [r.body["seed"] for r in server.requests]
-        assert all(sent.count(seed) == 1 for seed in recorded_seeds)
+        sent = [(r.body["seed"], r.body["messages"][-1]["content"]) for r in server.requests]
+        assert all(sent.count(call) == 1 for call in recorded)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT status FROM runs").fetchone()[0] == "finished"
         iterations = conn.execute("SELECT COUNT(*) FROM iterations").fetchone()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -20,7 +21,9 @@ FAST = ModelSettings(max_retries=1, backoff_base_s=0.01, backoff_max_s=0.05, tim
 
 
 def model_for(server: ScriptedLLMServer, name: str = "gpt-test"):
-    return make_model(f"openai/{name}", ModelSettings(**{**FAST.__dict__, "base_url": server.openai_base_url}))
+    return make_model(
+        f"openai/{name}", ModelSettings(**{**FAST.__dict__, "base_url": server.openai_base_url})
+    )
 
 
 async def run_search(
@@ -99,7 +102,9 @@ async def test_refine_and_best_of_n_make_comparable_records(tmp_path: Path) -> N
             assert outcome.spend.calls == 9
             seeds[strategy] = sorted(r.body["seed"] for r in server.requests)
             calls = store.calls(run_id)
-            assert [(c["iteration"], c["sample"]) for c in calls] == [(i, s) for i in (1, 2, 3) for s in range(3)]
+            assert [(c["iteration"], c["sample"]) for c in calls] == [
+                (i, s) for i in (1, 2, 3) for s in range(3)
+            ]
     assert seeds["refine"] == seeds["best-of-n"]
 
 
@@ -148,7 +153,11 @@ async def test_cost_budget_uses_the_price_table(store: Store) -> None:
     reply = Reply.text("ANSWER: 50", prompt_tokens=100_000, completion_tokens=100_000)
     with ScriptedLLMServer(reply) as server:
         _, _, outcome = await run_search(
-            server, store, budget=Budget(max_iterations=None, max_cost_usd=0.5), samples=1, model_name="gpt-4o-mini"
+            server,
+            store,
+            budget=Budget(max_iterations=None, max_cost_usd=0.5),
+            samples=1,
+            model_name="gpt-4o-mini",
         )
     assert outcome.stop_reason is StopReason.MAX_COST
     assert outcome.spend.cost_usd >= 0.5
@@ -185,7 +194,7 @@ async def test_lineage_is_recorded(store: Store) -> None:
         _, run_id, _ = await run_search(server, store, budget=Budget(max_iterations=3), samples=1)
     entries = store.hypotheses(run_id, "toy/guess#0")
     assert entries[0].hypothesis.parent_ids == ()
-    for earlier, later in zip(entries, entries[1:], strict=False):
+    for earlier, later in itertools.pairwise(entries):
         assert later.hypothesis.parent_ids  # each refinement names what it refined
         assert set(later.hypothesis.parent_ids) <= {e.hypothesis.id for e in entries[: entries.index(later)]}
         assert earlier.hypothesis.iteration < later.hypothesis.iteration

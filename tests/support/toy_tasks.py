@@ -73,7 +73,7 @@ def make_guess_task(index: int, secret: int) -> Task:
     return Task(
         name="toy/guess",
         problem_id=str(index),
-        instructions="Guess the secret integer between 0 and 100. Answer with 'ANSWER: <integer>'.",
+        instructions=f"Guess secret integer #{index}, between 0 and 100. Answer with 'ANSWER: <integer>'.",
         parse=parse_number,
         verifier=GuessVerifier(secret),
         held_out=ExactVerifier(secret),

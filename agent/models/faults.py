@@ -1,0 +1,102 @@
+"""Turning an API failure into the right typed error, the same way for every adapter.
+
+Only two outcomes matter to the retry loop in `ApiModel`: worth retrying (`TransientModelError`, optionally
+with the server's own Retry-After) or not (`ModelError`). The SDKs differ in exception classes but all expose
+the status code and response headers, so the decision itself lives here once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import re
+import time
+from collections.abc import Mapping
+from urllib.parse import urlparse
+
+from agent.errors import MissingCredentialsError, ModelError, TransientModelError
+
+#: statuses a retry can fix: request timeout, conflict/lock, rate limits, and the server's own failures.
+_TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+
+#: The key handed to local OpenAI-compatible servers, which need one syntactically but check none.
+LOCAL_DUMMY_KEY = "sk-local-no-key-needed"
+
+
+def is_transient_status(status: int) -> bool:
+    return status in _TRANSIENT_STATUSES or status >= 500
+
+
+def is_local_url(url: str | None) -> bool:
+    """True for a server on this machine, which needs no API key (llama.cpp, vLLM, the test server)."""
+    if not url:
+        return False
+    host = urlparse(url if "//" in url else f"//{url}").hostname or ""
+    return host in _LOCAL_HOSTS or host.startswith("127.")
+
+
+def resolve_api_key(settings_key: str | None, env_var: str, base_url: str | None, spec: str) -> str:
+    """The API key to use; a local server gets a placeholder, anything else without a key is an error."""
+    key = settings_key or os.environ.get(env_var)
+    if key:
+        return key
+    if is_local_url(base_url):
+        return LOCAL_DUMMY_KEY
+    raise MissingCredentialsError(
+        f"{spec} needs an API key: set {env_var} (or point --base-url at a local server, which needs none)"
+    )
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """A single line of at most `limit` characters, so an error never floods the CLI or the store."""
+    flat = re.sub(r"\s+", " ", str(text)).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds the server asks us to wait: `retry-after-ms`, or `retry-after` as seconds or an HTTP date."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    ms = lowered.get("retry-after-ms")
+    if ms is not None:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def status_error(
+    model: str, status: int, message: object, headers: Mapping[str, str] | None = None
+) -> ModelError:
+    """The error for an HTTP error status: transient (with Retry-After) or final, with a one-line message."""
+    text = f"{model}: HTTP {status}: {one_line(message)}"
+    if is_transient_status(status):
+        return TransientModelError(text, retry_after=parse_retry_after(headers))
+    hint = {
+        401: " (check the API key)",
+        403: " (the key lacks access to this model)",
+        404: " (check the model name and base URL)",
+    }.get(status, "")
+    return ModelError(text + hint)
+
+
+def body_message(body: object, fallback: object) -> str:
+    """The human part of an API error body (`{"error": {"message": ...}}` and its variants)."""
+    for candidate in (body, body.get("error") if isinstance(body, dict) else None):
+        if isinstance(candidate, dict) and isinstance(candidate.get("message"), str):
+            return candidate["message"]
+    return str(fallback)

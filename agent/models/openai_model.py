@@ -1,0 +1,99 @@
+"""`openai/<model>`: the OpenAI chat-completions API, or any server that speaks it (vLLM, llama.cpp, ...).
+
+The SDK's own retries are off (`max_retries=0`): `ApiModel` owns retrying, so backoff, Retry-After and the
+attempt count are the same for every provider and visible to tests.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from agent.errors import ModelError, TransientModelError
+from agent.models import pricing
+from agent.models.base import PROVIDERS, ApiModel, ModelSettings
+from agent.models.faults import body_message, one_line, resolve_api_key, status_error
+from agent.types import Completion, Message, Usage
+
+if TYPE_CHECKING:
+    import openai
+
+KEY_ENV = "OPENAI_API_KEY"
+BASE_URL_ENV = "OPENAI_BASE_URL"
+
+
+class OpenAIModel(ApiModel):
+    def __init__(self, model: str, settings: ModelSettings) -> None:
+        super().__init__(f"openai/{model}", settings)
+        import openai
+
+        self.model = model
+        self.base_url = settings.base_url or os.environ.get(BASE_URL_ENV) or None
+        key = resolve_api_key(settings.api_key, KEY_ENV, self.base_url, self.name)
+        self._openai = openai
+        self._client = openai.AsyncOpenAI(
+            api_key=key, base_url=self.base_url, max_retries=0, timeout=settings.timeout_s
+        )
+        # OpenAI's own API wants `max_completion_tokens` (reasoning models reject `max_tokens`); compatible
+        # servers (llama.cpp, older vLLM) only know `max_tokens`.
+        official = self.base_url is None or "api.openai.com" in self.base_url
+        self._max_tokens_param = "max_completion_tokens" if official else "max_tokens"
+
+    async def _complete(
+        self, messages: Sequence[Message], temperature: float, max_tokens: int, seed: int | None
+    ) -> Completion:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "temperature": temperature,
+            self._max_tokens_param: max_tokens,
+        }
+        if seed is not None:
+            request["seed"] = seed
+        started = time.monotonic()
+        response = await self._request(request)
+        latency = time.monotonic() - started
+
+        choices = getattr(response, "choices", None)
+        if not choices:
+            raise TransientModelError(f"{self.name}: the response has no choices")
+        choice = choices[0]
+        text = getattr(getattr(choice, "message", None), "content", None)
+        if not text:
+            raise TransientModelError(f"{self.name}: the response's message is empty")
+        raw_usage = getattr(response, "usage", None)
+        usage = Usage(
+            prompt_tokens=getattr(raw_usage, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(raw_usage, "completion_tokens", 0) or 0,
+        )
+        return Completion(
+            text=text,
+            model=self.name,
+            usage=usage,
+            cost_usd=await pricing.cost_usd(self.model, usage, "openai"),
+            finish_reason=getattr(choice, "finish_reason", None),
+            latency_s=latency,
+        )
+
+    async def _request(self, request: dict[str, Any]) -> openai.types.chat.ChatCompletion:
+        openai = self._openai
+        try:
+            return await self._client.chat.completions.create(**request)
+        except openai.APIStatusError as e:
+            raise status_error(self.name, e.status_code, body_message(e.body, e), e.response.headers) from e
+        except openai.APITimeoutError as e:
+            raise TransientModelError(f"{self.name}: no response within {self.settings.timeout_s:g}s") from e
+        except openai.APIConnectionError as e:
+            raise TransientModelError(f"{self.name}: connection failed: {one_line(e.__cause__ or e)}") from e
+        except (openai.APIResponseValidationError, ValueError) as e:  # ValueError: the body is not JSON
+            raise TransientModelError(f"{self.name}: malformed response: {one_line(e)}") from e
+        except openai.OpenAIError as e:
+            raise ModelError(f"{self.name}: {one_line(e)}") from e
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+PROVIDERS.add("openai", OpenAIModel)
