@@ -3,40 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli import ASSAY, ROOT, assay, cli_env
 from tests.support.guesser import bisector
 from tests.support.llm_server import Reply, ScriptedLLMServer
-
-ROOT = Path(__file__).resolve().parents[2]
-ASSAY = str(Path(sys.executable).parent / "assay")
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        ASSAY_TASK_MODULES="tests.support.toy_tasks",
-        LITELLM_LOCAL_MODEL_COST_MAP="True",
-    )
-    env.update(extra)
-    return env
-
-
-def assay(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ASSAY, *args], capture_output=True, text=True, env=env or cli_env(), timeout=timeout, cwd=ROOT
-    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:

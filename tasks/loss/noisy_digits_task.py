@@ -1,0 +1,63 @@
+"""Registers `loss/noisy-digits`: find a classification loss that resists 40% label noise."""
+
+from __future__ import annotations
+
+from sandboxes.base import Sandbox
+from tasks.base import Task, task
+from tasks.loss.digits import DigitsConfig, NoisyDigits
+from tasks.loss.known_losses import CLASSIFICATION_SEEDS
+from tasks.loss.limits import training_limits
+from tasks.parsing import code_block
+from verifiers.loss_training import LossTrainingVerifier
+
+SEARCH_SEEDS = (0, 1, 2)
+HELD_OUT_SEEDS = (100, 101, 102)
+WALL_S = 120.0  # generous: 3 seeds take ~5 s alone, but the host may be busy with concurrent candidates
+
+INSTRUCTIONS = """Design a loss function for training a classifier on labels that are 40% wrong.
+
+The data: scikit-learn's 8x8 handwritten digits (10 classes). In the 1000 training images, 40% of the labels
+were replaced by a different, uniformly random class. The classifier is {trainer}. Your loss is the only thing
+you change. It is scored by the accuracy of the trained network on clean held-back images, averaged over
+several training seeds. Plain cross-entropy memorises the wrong labels and scores about 0.65.
+
+Write a Python function with exactly this signature:
+
+    def loss(logits, targets):
+        # logits: float tensor [batch, 10] (raw network outputs); targets: int64 tensor [batch] (noisy labels)
+        # return: a scalar tensor, differentiable with respect to logits
+
+Rules: use torch only (import torch / torch.nn.functional as F); define exactly one public function (helpers
+must start with an underscore or live inside it); return a finite scalar; no state between calls beyond
+what you compute from the arguments. Before training, the loss is checked on random inputs: it must return
+a finite scalar with finite, non-zero gradients. A loss that becomes NaN or inf during training fails.
+
+Answer with one ```python code block containing the complete code."""
+
+
+def build(config: DigitsConfig | None = None, *, sandbox: Sandbox | None = None) -> Task:
+    """The task; `config` and `sandbox` exist so tests and benchmarks can shrink or pin the trainer."""
+    problem = NoisyDigits(config)
+    limits = training_limits(WALL_S)
+    common = {"problem": problem, "limits": limits, "sandbox": sandbox}
+    return Task(
+        name="loss/noisy-digits",
+        problem_id="noisy-digits",
+        instructions=INSTRUCTIONS.format(trainer=problem.config.describe()),
+        parse=code_block,
+        verifier=LossTrainingVerifier("loss-train:noisy-digits", seeds=SEARCH_SEEDS, split="val", **common),
+        held_out=LossTrainingVerifier(
+            "loss-train:noisy-digits:test", seeds=HELD_OUT_SEEDS, split="test", **common
+        ),
+        seed_candidates=CLASSIFICATION_SEEDS,
+        info={
+            "metric": "clean validation accuracy, mean over seeds 0-2 (held-out: test split, seeds 100-102)",
+            "cross_entropy_val_acc": "0.66",
+            "mae_val_acc": "0.85",
+        },
+    )
+
+
+@task("loss/noisy-digits", "Discover a classification loss robust to 40% label noise (digits, small MLP)")
+def noisy_digits() -> Task:
+    return build()

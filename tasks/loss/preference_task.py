@@ -1,0 +1,63 @@
+"""Registers `loss/preference`: find an offline preference-optimisation loss (DiscoPOP's signature)."""
+
+from __future__ import annotations
+
+from sandboxes.base import Sandbox
+from tasks.base import Task, task
+from tasks.loss.known_losses import PREFERENCE_SEEDS
+from tasks.loss.limits import training_limits
+from tasks.loss.preference import PreferenceConfig, SyntheticPreference
+from tasks.parsing import code_block
+from verifiers.loss_training import LossTrainingVerifier
+
+SEARCH_SEEDS = (0, 1, 2)
+HELD_OUT_SEEDS = (100, 101, 102)
+WALL_S = 120.0
+
+INSTRUCTIONS = """Design an offline preference-optimisation loss, like DPO, to align a policy with a labeller.
+
+Setting: for each context the policy chooses one of 8 responses. A labeller compared pairs of responses drawn
+from a reference policy and marked one as chosen. The policy is {trainer}. Your loss is the only thing you
+change. It is scored by how much the trained policy improves on the reference policy under the labeller's
+reward on unseen contexts (0 = no better than the reference, 1 = always the labeller's best response).
+The labeller is not perfect, so losses that keep the policy sensible tend to generalise better.
+
+Write a Python function with exactly this signature:
+
+    def loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps, beta):
+        # each *_logps: float tensor [batch], log-probability of the chosen / rejected response under the
+        # policy being trained or the frozen reference policy; beta: float (the KL strength, {beta})
+        # return: a scalar tensor, differentiable with respect to the policy log-probabilities
+
+Rules: use torch only (import torch / torch.nn.functional as F); define exactly one public function (helpers
+must start with an underscore or live inside it); return a finite scalar (e.g. the mean over the batch).
+Before training, the loss is checked on random inputs: it must return a finite scalar with finite, non-zero
+gradients. A loss that becomes NaN or inf during training fails.
+
+Answer with one ```python code block containing the complete code."""
+
+
+def build(config: PreferenceConfig | None = None, *, sandbox: Sandbox | None = None) -> Task:
+    problem = SyntheticPreference(config)
+    limits = training_limits(WALL_S)
+    common = {"problem": problem, "limits": limits, "sandbox": sandbox}
+    return Task(
+        name="loss/preference",
+        problem_id="preference",
+        instructions=INSTRUCTIONS.format(trainer=problem.config.describe(), beta=f"{problem.config.beta:g}"),
+        parse=code_block,
+        verifier=LossTrainingVerifier("loss-train:preference", seeds=SEARCH_SEEDS, split="val", **common),
+        held_out=LossTrainingVerifier(
+            "loss-train:preference:gold", seeds=HELD_OUT_SEEDS, split="test", **common
+        ),
+        seed_candidates=PREFERENCE_SEEDS,
+        info={
+            "metric": "proxy-reward gain over the reference on validation contexts (held-out: gold reward, "
+            "test contexts, seeds 100-102)",
+        },
+    )
+
+
+@task("loss/preference", "Discover a DPO-style preference loss (DiscoPOP signature) on a synthetic problem")
+def preference() -> Task:
+    return build()

@@ -1,0 +1,117 @@
+"""The loss tasks: registration, the preference problem on known losses, and a search end to end.
+
+The end-to-end run drives the real search loop against a scripted model server over HTTP, with a real SQLite
+store and real sandboxed training (a shortened trainer keeps it quick; the behaviour is the same).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.errors import ParseError
+from agent.models.base import ModelSettings, make_model
+from agent.search import Search, SearchSettings
+from agent.store import Store
+from agent.strategies import make_strategy
+from agent.types import Budget, Hypothesis, VerdictStatus
+from sandboxes.base import Sandbox
+from tasks.base import load_suite
+from tasks.loss import known_losses, noisy_digits_task, preference_task
+from tasks.loss.digits import DigitsConfig
+from tasks.loss.preference import PreferenceConfig
+from tasks.loss.scripted import NOISY_DIGITS_COMPLETIONS, PREFERENCE_COMPLETIONS
+from tests.support.llm_server import ScriptedLLMServer
+from tests.verifiers import loss_fixtures
+
+loss_sandbox = loss_fixtures.loss_sandbox
+
+SHORT_PREF = PreferenceConfig(epochs=3, sample_epochs=(1, 3))
+
+FLIPPED_DPO = known_losses.DPO.replace("-F.logsigmoid(beta * logits)", "-F.logsigmoid(-beta * logits)")
+
+
+def test_both_tasks_are_registered_with_seeds_and_held_out_checks() -> None:
+    for name, signature, seeds in [
+        ("loss/noisy-digits", "def loss(logits, targets):", known_losses.CLASSIFICATION_SEEDS),
+        (
+            "loss/preference",
+            "def loss(policy_chosen_logps, policy_rejected_logps",
+            known_losses.PREFERENCE_SEEDS,
+        ),
+    ]:
+        [task] = load_suite(name).problems
+        assert signature in task.instructions
+        assert task.seed_candidates == seeds
+        assert task.held_out is not None and task.held_out.name != task.verifier.name
+        assert task.held_out.seeds != task.verifier.seeds  # fresh seeds for the held-out check
+
+
+def test_scripted_completions_parse_as_documented() -> None:
+    parse = load_suite("loss/noisy-digits").problems[0].parse
+    assert parse(NOISY_DIGITS_COMPLETIONS[0]) == known_losses.CROSS_ENTROPY
+    with pytest.raises(ParseError):
+        parse(NOISY_DIGITS_COMPLETIONS[2])
+    assert parse(PREFERENCE_COMPLETIONS[0]) == known_losses.DPO
+
+
+def pref_task(sandbox: Sandbox, config: PreferenceConfig = SHORT_PREF):
+    return preference_task.build(config, sandbox=sandbox)
+
+
+async def test_dpo_improves_on_the_reference_and_its_mirror_does_not(loss_sandbox: Sandbox) -> None:
+    task = pref_task(loss_sandbox)
+    dpo = await task.verifier.verify(Hypothesis.create(known_losses.DPO))
+    assert dpo.status is VerdictStatus.OK and dpo.score is not None and dpo.score > 0.3
+    assert dpo.metrics["val_kl_to_ref"] > 0.0
+    assert "Reward gain over the reference policy" in dpo.feedback
+    flipped = await task.verifier.verify(Hypothesis.create(FLIPPED_DPO))
+    assert flipped.status is VerdictStatus.FAIL and flipped.score is not None and flipped.score < 0.0
+
+
+async def test_preference_held_out_uses_the_gold_reward(loss_sandbox: Sandbox) -> None:
+    verdict = await pref_task(loss_sandbox).held_out.verify(Hypothesis.create(known_losses.IPO))
+    assert verdict.status is VerdictStatus.OK
+    assert verdict.score == verdict.metrics["test_gold_gain"]
+    assert verdict.score != verdict.metrics["test_proxy_gain"]  # the two rewards really differ
+
+
+async def test_preference_gate_rejects_a_per_example_loss(loss_sandbox: Sandbox) -> None:
+    source = known_losses.DPO.replace(".mean()", "")
+    verdict = await pref_task(loss_sandbox).verifier.verify(Hypothesis.create(source))
+    assert verdict.status is VerdictStatus.INVALID and "expected a scalar" in verdict.feedback
+
+
+@pytest.mark.slow
+async def test_refine_search_end_to_end_on_noisy_digits(loss_sandbox: Sandbox, tmp_path: Path) -> None:
+    task = noisy_digits_task.build(DigitsConfig(epochs=8, sample_epochs=(1, 4, 8)), sandbox=loss_sandbox)
+    with Store(tmp_path / "runs.db") as store, ScriptedLLMServer(list(NOISY_DIGITS_COMPLETIONS)) as server:
+        run_id = store.create_run(task.name, "{}")
+        store.start_search(run_id, task.key, 0)
+        model = make_model(
+            "openai/gpt-test",
+            ModelSettings(base_url=server.openai_base_url, max_retries=1, backoff_base_s=0.01, timeout_s=10),
+        )
+        search = Search(
+            task=task,
+            model=model,
+            strategy=make_strategy("refine"),
+            budget=Budget(max_iterations=1),
+            store=store,
+            run_id=run_id,
+            settings=SearchSettings(samples=len(NOISY_DIGITS_COMPLETIONS), seed=1, verify_concurrency=2),
+        )
+        try:
+            outcome = await search.run()
+        finally:
+            await model.close()
+        recorded = store.hypotheses(run_id, task.key)
+    # the 3 seeds (iteration 0) and the 5 scripted answers were all judged
+    statuses = [e.verdict.status for e in recorded if e.verdict is not None]
+    assert statuses.count(VerdictStatus.INVALID) >= 2  # the per-example loss and the answer without code
+    assert outcome.best is not None and outcome.best.verdict is not None
+    assert outcome.best.verdict.status is VerdictStatus.OK
+    assert outcome.held_out is not None and outcome.held_out.score is not None
+    assert "def loss(logits, targets):" in json.dumps(server.requests[0].body)
