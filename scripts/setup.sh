@@ -36,7 +36,7 @@ fi
 wheel_dir=()
 [ -d /opt/wheels ] && wheel_dir=(--find-links /opt/wheels)
 log "installing assay into .venv"
-.venv/bin/pip install -q "${wheel_dir[@]}" -e '.[dev]'
+.venv/bin/pip install -q "${wheel_dir[@]}" -e '.[dev,loss]'
 
 # 4. The embedded local model (runtime built from source the first time: 6-13 minutes on 2 cores).
 PYTHON=.venv/bin/python bash scripts/install_local_model.sh $models_flag
