@@ -1,0 +1,98 @@
+"""Benchmark of the reward evaluator: seconds per candidate evaluation (3 seeds) and the baselines' scores.
+
+For every reward task it evaluates the two baselines (sparse success-only, and the environment's own reward)
+through the real sandbox on the search seeds and on the held-out seeds, and records the wall time of each
+evaluation. Target: <= 10 s per candidate for 3 seeds on the 2-core machine. Results go to
+bench/RESULTS.md under "## Reward evaluator".
+
+    .venv/bin/python bench/bench_reward.py [--tasks mountaincar,pendulum,acrobot] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import time
+from pathlib import Path
+
+from agent.types import Hypothesis
+from sandboxes import close_sandbox, get_sandbox
+from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS
+from verifiers.reward_eval import RewardEvaluator
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+HEADING = "## Reward evaluator"
+
+
+async def bench(tasks: list[str]) -> list[str]:
+    sandbox = await get_sandbox()
+    rows = [
+        "| task | reward | seeds | mean success | per seed | wall s | training CPU s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    walls: list[float] = []
+    cpus: list[float] = []
+    try:
+        for key in tasks:
+            problem = PROBLEMS[key]
+            for label, seeds in (("search", SEARCH_SEEDS), ("held-out", HELD_OUT_SEEDS)):
+                ev = RewardEvaluator(problem, seeds=seeds, sandbox=sandbox)
+                for name, source in (("env", problem.env_reward), ("sparse", problem.sparse_reward)):
+                    started = time.monotonic()
+                    verdict = await ev.verify(Hypothesis.create(source))
+                    wall = time.monotonic() - started
+                    walls.append(wall)
+                    per_seed = " ".join(
+                        f"{verdict.metrics.get(f'success_seed_{s}', float('nan')):.2f}" for s in seeds
+                    )
+                    score = "-" if verdict.score is None else f"{verdict.score:.3f}"
+                    cpu = verdict.metrics.get("train_cpu_s", float("nan"))
+                    cpus.append(cpu)
+                    rows.append(
+                        f"| {key} | {name} | {label} {list(seeds)} | {score} | {per_seed} | {wall:.1f} "
+                        f"| {cpu:.1f} |"
+                    )
+                    print(rows[-1], flush=True)
+    finally:
+        await close_sandbox()
+    kind = type(sandbox).__name__
+    head = [
+        f"Machine: {os.cpu_count()} CPUs, {platform.python_version()}, sandbox {kind}, measured "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average at the end "
+        f"{os.getloadavg()[0]:.1f} (a shared machine: other work was running).",
+        f"Seconds per candidate evaluation (3 seeds, sandbox round trip + training + host scoring): "
+        f"mean {sum(walls) / len(walls):.1f}, max {max(walls):.1f} (target <= 10); training CPU seconds "
+        f"(all seeds, inside the job) mean {sum(cpus) / len(cpus):.1f}, max {max(cpus):.1f}. Wall "
+        "time exceeds CPU time when other work shares the 2 cores (see the load average above).",
+        "",
+    ]
+    return head + rows
+
+
+def write_section(lines: list[str]) -> None:
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    section = f"{HEADING}\n\n" + "\n".join(lines) + "\n"
+    start = text.find(HEADING)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(HEADING))
+        text = text[:start] + section + ("" if end < 0 else text[end:])
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--tasks", default=",".join(PROBLEMS))
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    lines = asyncio.run(bench([t.strip() for t in args.tasks.split(",") if t.strip()]))
+    print("\n".join(lines))
+    if not args.no_write:
+        write_section(lines)
+
+
+if __name__ == "__main__":
+    main()

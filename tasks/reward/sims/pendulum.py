@@ -1,0 +1,54 @@
+"""Pendulum-v1, vectorised: swing a torque-limited pendulum up and keep it upright.
+
+State is float64 `(n, 2)`: angle theta (0 = upright, wraps freely) and angular velocity in [-8, 8]. The
+observation is `(n, 3)`: cos(theta), sin(theta), angular velocity. The action is a float torque `(n,)`,
+clipped to [-2, 2]. Episodes never terminate early; they last 200 steps. Start: theta uniform in [-pi, pi],
+velocity uniform in [-1, 1]. Success: |theta| < 0.3 rad (wrapped) for each of the last 40 steps.
+The dynamics match gymnasium's Pendulum-v1 step for step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+OBS_DIM = 3
+N_ACTIONS = 0  # continuous torque
+MAX_STEPS = 200
+#: success: the goal condition holds for this many consecutive steps at the end of the episode
+GOAL_HOLD_STEPS = 40
+PARAMS = {"g": 10.0, "m": 1.0, "l": 1.0, "max_torque": 2.0}
+
+MAX_SPEED = 8.0
+DT = 0.05
+UPRIGHT_ANGLE = 0.3
+OBS_LOW = np.array([-1.0, -1.0, -MAX_SPEED])
+OBS_HIGH = np.array([1.0, 1.0, MAX_SPEED])
+
+
+def angle_normalize(x: np.ndarray) -> np.ndarray:
+    return ((x + np.pi) % (2 * np.pi)) - np.pi
+
+
+def reset(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.uniform(low=[-np.pi, -1.0], high=[np.pi, 1.0], size=(n, 2))
+
+
+def observe(state: np.ndarray) -> np.ndarray:
+    theta, thetadot = state[:, 0], state[:, 1]
+    return np.stack([np.cos(theta), np.sin(theta), thetadot], axis=1)
+
+
+def step(state: np.ndarray, action: np.ndarray, params: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Advance every environment one step; returns (next_state, terminated) (never terminated)."""
+    p = PARAMS if params is None else params
+    th, thdot = state[:, 0], state[:, 1]
+    u = np.clip(action, -p["max_torque"], p["max_torque"])
+    g, m, length = p["g"], p["m"], p["l"]
+    newthdot = thdot + (3 * g / (2 * length) * np.sin(th) + 3.0 / (m * length**2) * u) * DT
+    newthdot = np.clip(newthdot, -MAX_SPEED, MAX_SPEED)
+    newth = th + newthdot * DT
+    return np.stack([newth, newthdot], axis=1), np.zeros(len(state), dtype=bool)
+
+
+def goal(state: np.ndarray) -> np.ndarray:
+    return np.abs(angle_normalize(state[:, 0])) < UPRIGHT_ANGLE
