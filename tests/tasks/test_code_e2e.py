@@ -29,9 +29,9 @@ def test_humaneval_first_ten_solved_and_held_out(tmp_path: Path) -> None:
     ]
     with ScriptedLLMServer(by_prompt(rules)) as server:
         proc = assay(
-            "run", "code/humaneval", "--problems", "0-9", "--samples", "1", "--iterations", "2", "--target", "1",
-            "--model", "openai/scripted", "--base-url", server.openai_base_url, "--db", str(tmp_path / "r.db"),
-            "--json",
+            "run", "code/humaneval", "--problems", "0-9", "--samples", "1", "--iterations", "2",
+            "--target", "1", "--model", "openai/scripted", "--base-url", server.openai_base_url,
+            "--db", str(tmp_path / "r.db"), "--json",
         )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -45,8 +45,8 @@ def test_circle_packing_improves_from_feedback(tmp_path: Path) -> None:
     with ScriptedLLMServer(by_prompt([("circles 0 and 1 overlap by", GRID)], default=OVERLAPPING)) as server:
         proc = assay(
             "run", "code/circle-packing", "--samples", "1", "--iterations", "3", "--target", "2.5",
-            "--model", "openai/scripted", "--base-url", server.openai_base_url, "--db", str(tmp_path / "r.db"),
-            "--json",
+            "--model", "openai/scripted", "--base-url", server.openai_base_url,
+            "--db", str(tmp_path / "r.db"), "--json",
         )  # fmt: skip
         prompts = [r.prompt_text for r in server.requests]
     assert proc.returncode == 0, proc.stderr
