@@ -9,12 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from agent.models.base import ModelSettings, make_model  # noqa: E402
 from agent.search import Search, SearchSettings  # noqa: E402
@@ -24,33 +28,61 @@ from agent.types import Budget  # noqa: E402
 from tests.support.llm_server import ScriptedLLMServer  # noqa: E402
 from tests.support.toy_tasks import make_guess_task  # noqa: E402
 
+_CHILD = """
+import itertools, sys
+from tests.support.llm_server import ScriptedLLMServer
+counter = itertools.count()
+# distinct answers, so every hypothesis is verified and written (no cache hits)
+with ScriptedLLMServer(lambda _r: f"ANSWER: {next(counter)}") as server:
+    print(server.openai_base_url, flush=True)
+    sys.stdin.read()
+"""
 
-async def measure(samples: int, iterations: int, strategy: str) -> tuple[int, float]:
-    counter = itertools.count()
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
-        # distinct answers, so every hypothesis is verified and written (no cache hits)
+
+@contextmanager
+def instant_server(same_process: bool) -> Iterator[str]:
+    """An instant scripted server; in a child process by default, so it does not share our GIL."""
+    if same_process:
+        counter = itertools.count()
         with ScriptedLLMServer(lambda _r: f"ANSWER: {next(counter)}") as server:
-            task = make_guess_task(0, -1)
-            run_id = store.create_run(task.name, "{}")
-            store.start_search(run_id, task.key, 0)
-            model = make_model(
-                "openai/bench", ModelSettings(base_url=server.openai_base_url, max_concurrency=samples)
-            )
-            search = Search(
-                task=task,
-                model=model,
-                strategy=make_strategy(strategy),
-                budget=Budget(max_iterations=iterations),
-                store=store,
-                run_id=run_id,
-                settings=SearchSettings(samples=samples, verify_concurrency=samples),
-            )
-            started = time.perf_counter()
-            outcome = await search.run()
-            elapsed = time.perf_counter() - started
-            await model.close()
-            hypotheses = len(store.hypotheses(run_id, task.key))
-            assert hypotheses == samples * iterations == outcome.spend.calls
+            yield server.openai_base_url
+        return
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        yield child.stdout.readline().strip()
+    finally:
+        child.stdin.close()
+        child.wait(timeout=10)
+
+
+async def measure(samples: int, iterations: int, strategy: str, same_process: bool) -> tuple[int, float]:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Store(Path(tmp) / "bench.db") as store,
+        instant_server(same_process) as base_url,
+    ):
+        task = make_guess_task(0, -1)
+        run_id = store.create_run(task.name, "{}")
+        store.start_search(run_id, task.key, 0)
+        model = make_model("openai/bench", ModelSettings(base_url=base_url, max_concurrency=samples))
+        search = Search(
+            task=task,
+            model=model,
+            strategy=make_strategy(strategy),
+            budget=Budget(max_iterations=iterations),
+            store=store,
+            run_id=run_id,
+            settings=SearchSettings(samples=samples, verify_concurrency=samples),
+        )
+        started = time.perf_counter()
+        outcome = await search.run()
+        elapsed = time.perf_counter() - started
+        await model.close()
+        hypotheses = len(store.hypotheses(run_id, task.key))
+        assert hypotheses == samples * iterations == outcome.spend.calls
     return hypotheses, elapsed
 
 
@@ -58,10 +90,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=32)
     parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--same-process", action="store_true", help="run the server in this process")
     args = parser.parse_args()
-    asyncio.run(measure(4, 1, "refine"))  # warm-up: imports, the price table, the first connection
+    asyncio.run(measure(4, 1, "refine", True))  # warm-up: imports, the price table
     for strategy in ("best-of-n", "refine"):
-        n, elapsed = asyncio.run(measure(args.samples, args.iterations, strategy))
+        n, elapsed = asyncio.run(measure(args.samples, args.iterations, strategy, args.same_process))
         print(f"{strategy:10} {n} hypotheses in {elapsed:.2f} s: {n / elapsed:.0f} hypotheses/s")
 
 

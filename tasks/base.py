@@ -74,7 +74,9 @@ class Suite:
                 else:
                     chosen.append(int(part))
             except ValueError:
-                raise ConfigError(f"bad problem selection {part!r} (use e.g. 3, 0-9, 0,2,5-7 or all)") from None
+                raise ConfigError(
+                    f"bad problem selection {part!r} (use e.g. 3, 0-9, 0,2,5-7 or all)"
+                ) from None
         bad = [i for i in chosen if not 0 <= i < len(self.problems)]
         if bad:
             raise ConfigError(
@@ -111,7 +113,7 @@ def task(name: str, description: str) -> Callable[[Callable[[], Suite | Sequence
 
 
 #: modules that register the built-in tasks; imported on first use so `assay --help` stays fast
-BUILTIN_MODULES: tuple[str, ...] = ("tasks.math",)
+BUILTIN_MODULES: tuple[str, ...] = ("tasks.math", "tasks.loss", "tasks.code", "tasks.reward")
 _loaded = False
 
 
