@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from agent.search import ProgressCallback, Search, SearchOutcome, SearchSettings
 from agent.store import Store
 from agent.strategies import make_strategy
 from agent.types import VerdictStatus
+from sandboxes import close_sandbox
 from tasks.base import Task, load_suite
 
 
@@ -155,19 +155,8 @@ async def execute(
         store.set_run_status(run_id, status, result.to_json() if status == "finished" else None)
         if own_model:
             await model.close()
-        await _close_shared_sandbox()
+        await close_sandbox()  # verifiers share one sandbox per process; release its containers
     return result
-
-
-async def _close_shared_sandbox() -> None:
-    """Verifiers share one sandbox per process; a finished run releases it (containers included)."""
-    try:
-        sandboxes = importlib.import_module("sandboxes")
-    except ImportError:
-        return
-    close = getattr(sandboxes, "close_sandbox", None)
-    if close is not None:
-        await close()
 
 
 def load_stored_config(store: Store, run_id: str) -> tuple[str, RunConfig]:

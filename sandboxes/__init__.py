@@ -1,5 +1,18 @@
 """Sandboxes that run untrusted candidate code under hard limits."""
 
 from sandboxes.base import ExecResult, Job, Limits, Sandbox
+from sandboxes.config import DockerSandboxConfig, ProcessSandboxConfig, SandboxConfig
+from sandboxes.shared import close_sandbox, configure, get_sandbox
 
-__all__ = ["ExecResult", "Job", "Limits", "Sandbox"]
+__all__ = [
+    "DockerSandboxConfig",
+    "ExecResult",
+    "Job",
+    "Limits",
+    "ProcessSandboxConfig",
+    "Sandbox",
+    "SandboxConfig",
+    "close_sandbox",
+    "configure",
+    "get_sandbox",
+]
