@@ -12,12 +12,15 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 models_flag=""
 [ "${1:-}" = "--small" ] && models_flag="--small"
 
-# 1. System packages. Only Debian's registry is reachable, so the engine comes from docker.io.
-if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
-    log "installing docker.io and debootstrap"
+# 1. System packages. Only Debian's registry is reachable, so the engine comes from docker.io. The process
+#    sandbox runs jobs with the system python3 (a job user cannot reach a venv under /root), so it needs numpy
+#    and sympy there too.
+apt_packages=(docker.io debootstrap python3-numpy python3-sympy)
+if ! dpkg -s "${apt_packages[@]}" >/dev/null 2>&1; then
+    log "installing ${apt_packages[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq docker.io debootstrap >/dev/null
+    apt-get install -y -qq "${apt_packages[@]}" >/dev/null
 fi
 
 # 2. The Docker engine. A new machine has none running; start it in the background and wait for it.
