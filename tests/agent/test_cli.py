@@ -154,7 +154,9 @@ def test_kill_9_then_resume_loses_and_redoes_nothing(tmp_path: Path) -> None:
         assert set(before) <= set(after)  # every verdict from before the kill is still there, untouched
         # no recorded completion was requested again: each seed recorded before the kill was sent exactly once
         # (a request cut off by the kill may have reached the server without a complete body)
-        sent = [(r.body["seed"], r.body["messages"][-1]["content"]) for r in server.requests if "seed" in r.body]
+        sent = [
+            (r.body["seed"], r.body["messages"][-1]["content"]) for r in server.requests if "seed" in r.body
+        ]
         assert all(sent.count(call) == 1 for call in recorded)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT status FROM runs").fetchone()[0] == "finished"
