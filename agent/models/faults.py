@@ -12,9 +12,11 @@ import os
 import re
 import time
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from agent.errors import MissingCredentialsError, ModelError, TransientModelError
+from agent.types import Usage
 
 #: statuses a retry can fix: request timeout, conflict/lock, rate limits, and the server's own failures.
 _TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
@@ -100,3 +102,23 @@ def body_message(body: object, fallback: object) -> str:
         if isinstance(candidate, dict) and isinstance(candidate.get("message"), str):
             return candidate["message"]
     return str(fallback)
+
+
+def read_chat_completion(name: str, response: Any) -> tuple[str, Usage, str | None]:
+    """Text, usage and finish reason of an OpenAI-shaped chat completion (the openai SDK's or litellm's).
+
+    An empty reply is transient: servers under load do return them, and a retry usually gets an answer.
+    """
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise TransientModelError(f"{name}: the response has no choices")
+    choice = choices[0]
+    text = getattr(getattr(choice, "message", None), "content", None)
+    if not text:
+        raise TransientModelError(f"{name}: the response's message is empty")
+    raw_usage = getattr(response, "usage", None)
+    usage = Usage(
+        prompt_tokens=getattr(raw_usage, "prompt_tokens", 0) or 0,
+        completion_tokens=getattr(raw_usage, "completion_tokens", 0) or 0,
+    )
+    return text, usage, getattr(choice, "finish_reason", None)

@@ -15,8 +15,8 @@ from typing import Any
 from agent.errors import ConfigError, MissingCredentialsError, ModelError, TransientModelError
 from agent.models import pricing
 from agent.models.base import PROVIDERS, ApiModel, ModelSettings
-from agent.models.faults import LOCAL_DUMMY_KEY, is_local_url, one_line, status_error
-from agent.types import Completion, Message, Usage
+from agent.models.faults import LOCAL_DUMMY_KEY, is_local_url, one_line, read_chat_completion, status_error
+from agent.types import Completion, Message
 
 
 def _error_headers(e: Exception) -> Mapping[str, str] | None:
@@ -74,24 +74,13 @@ class LiteLLMModel(ApiModel):
         response = await self._request(request)
         latency = time.monotonic() - started
 
-        choices = getattr(response, "choices", None)
-        if not choices:
-            raise TransientModelError(f"{self.name}: the response has no choices")
-        choice = choices[0]
-        text = getattr(getattr(choice, "message", None), "content", None)
-        if not text:
-            raise TransientModelError(f"{self.name}: the response's message is empty")
-        raw_usage = getattr(response, "usage", None)
-        usage = Usage(
-            prompt_tokens=getattr(raw_usage, "prompt_tokens", 0) or 0,
-            completion_tokens=getattr(raw_usage, "completion_tokens", 0) or 0,
-        )
+        text, usage, finish_reason = read_chat_completion(self.name, response)
         return Completion(
             text=text,
             model=self.name,
             usage=usage,
             cost_usd=await pricing.cost_usd(self.model, usage),
-            finish_reason=getattr(choice, "finish_reason", None),
+            finish_reason=finish_reason,
             latency_s=latency,
         )
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from agent.errors import ModelError, TransientModelError
 from agent.models import pricing
 from agent.models.base import PROVIDERS, ApiModel, ModelSettings
-from agent.models.faults import body_message, one_line, resolve_api_key, status_error
-from agent.types import Completion, Message, Usage
+from agent.models.faults import body_message, one_line, read_chat_completion, resolve_api_key, status_error
+from agent.types import Completion, Message
 
 if TYPE_CHECKING:
     import openai
@@ -56,24 +56,13 @@ class OpenAIModel(ApiModel):
         response = await self._request(request)
         latency = time.monotonic() - started
 
-        choices = getattr(response, "choices", None)
-        if not choices:
-            raise TransientModelError(f"{self.name}: the response has no choices")
-        choice = choices[0]
-        text = getattr(getattr(choice, "message", None), "content", None)
-        if not text:
-            raise TransientModelError(f"{self.name}: the response's message is empty")
-        raw_usage = getattr(response, "usage", None)
-        usage = Usage(
-            prompt_tokens=getattr(raw_usage, "prompt_tokens", 0) or 0,
-            completion_tokens=getattr(raw_usage, "completion_tokens", 0) or 0,
-        )
+        text, usage, finish_reason = read_chat_completion(self.name, response)
         return Completion(
             text=text,
             model=self.name,
             usage=usage,
             cost_usd=await pricing.cost_usd(self.model, usage, "openai"),
-            finish_reason=getattr(choice, "finish_reason", None),
+            finish_reason=finish_reason,
             latency_s=latency,
         )
 
