@@ -1,0 +1,166 @@
+"""`refine` with the embedded local model on the reward tasks and loss/noisy-digits, against the baselines.
+
+Each task runs through the real CLI (`assay run TASK --strategy refine --json`) in a subprocess, exactly as a
+user would, with a fresh SQLite store. The report per task: the best search score, its held-out score, the
+baselines on the same held-out seeds (reward: the environment's own reward and the sparse success-only reward,
+from the held-out verdict; loss: cross-entropy through the same held-out verifier), how the candidates ended
+(ok / fail / invalid / error / timeout) and the time and tokens spent. Results go to bench/RESULTS.md under
+"## Refine with the local model".
+
+    .venv/bin/python bench/bench_refine_local.py [--tasks reward/mountaincar,...] [--samples 2]
+        [--iterations 3] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from agent.models.local_weights import default_model_spec
+from agent.types import Hypothesis
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "RESULTS.md"
+HEADING = "## Refine with the local model"
+TASKS = ("reward/mountaincar", "reward/pendulum", "reward/acrobot", "loss/noisy-digits")
+
+
+def run_task(task: str, samples: int, iterations: int, seed: int, workdir: Path) -> tuple[dict, dict]:
+    db = workdir / f"{task.replace('/', '_')}.db"
+    cmd = [
+        sys.executable,
+        "-m",
+        "agent.cli",
+        "run",
+        task,
+        "--problems",
+        "0",
+        "--strategy",
+        "refine",
+        "--samples",
+        str(samples),
+        "--iterations",
+        str(iterations),
+        "--seed",
+        str(seed),
+        "--db",
+        str(db),
+        "--json",
+    ]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{task}: assay exited {proc.returncode}\n{proc.stderr[-3000:]}")
+    result = json.loads(proc.stdout)
+    with sqlite3.connect(db) as conn:
+        statuses = collections.Counter(s for (s,) in conn.execute("SELECT status FROM hypotheses"))
+        per_iteration = [
+            (i, b) for i, b in conn.execute("SELECT iteration, iteration_best FROM iterations ORDER BY 1")
+        ]
+    return result, {"wall_s": wall, "statuses": dict(statuses), "per_iteration": per_iteration}
+
+
+def cross_entropy_held_out() -> float | None:
+    """Cross-entropy through loss/noisy-digits' own held-out verifier (the loss baseline)."""
+    from sandboxes import close_sandbox
+    from tasks.base import load_suite
+    from tasks.loss import known_losses
+
+    async def go() -> float | None:
+        task = load_suite("loss/noisy-digits").tasks[0]
+        assert task.held_out is not None
+        try:
+            verdict = await task.held_out.verify(Hypothesis.create(known_losses.CROSS_ENTROPY))
+        finally:
+            await close_sandbox()
+        return verdict.score
+
+    return asyncio.run(go())
+
+
+def fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--samples", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    model = default_model_spec()
+    if model is None:
+        raise SystemExit("no local model installed (bash scripts/install_local_model.sh)")
+    load_before = os.getloadavg()[0]
+    rows = [
+        "| task | best search score | held-out score | env reward (held-out) | sparse reward (held-out) "
+        "| cross-entropy (held-out) | >= baseline | per-iteration best | candidates | tokens | wall s |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|---:|---:|",
+    ]
+    ce: float | None = None
+    with tempfile.TemporaryDirectory() as tmp:
+        for task in args.tasks.split(","):
+            result, extra = run_task(task, args.samples, args.iterations, args.seed, Path(tmp))
+            (problem,) = result["problems"]
+            held = problem["held_out"] or {}
+            metrics = held.get("metrics") or {}
+            env = metrics.get("baseline_env")
+            sparse = metrics.get("baseline_sparse")
+            if task.startswith("loss/"):
+                ce = cross_entropy_held_out() if ce is None else ce
+                reference = ce
+            else:
+                reference = env
+            score = held.get("score")
+            beats = "-" if score is None or reference is None else ("yes" if score >= reference else "no")
+            iters = " ".join(fmt(b) for _, b in extra["per_iteration"])
+            statuses = ", ".join(f"{k} {v}" for k, v in sorted(extra["statuses"].items()))
+            rows.append(
+                f"| {task} | {fmt(problem['best_score'])} | {fmt(score)} | {fmt(env)} | {fmt(sparse)} "
+                f"| {fmt(ce if task.startswith('loss/') else None)} | {beats} | {iters} | {statuses} "
+                f"| {problem['tokens']} | {extra['wall_s']:.0f} |"
+            )
+            print(rows[-1], flush=True)
+    head = [
+        f"`bench/bench_refine_local.py`: `assay run TASK --strategy refine --samples {args.samples} "
+        f"--iterations {args.iterations} --seed {args.seed}` with the embedded model `{model}` (2 threads), "
+        f"one problem per task, fresh store, measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+        f"{os.cpu_count()} vCPU; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+        "(the machine is shared, so wall times are pessimistic).",
+        "Held-out: the best search candidate retrained on fresh seeds; the baselines are trained on the same "
+        "held-out seeds. `>= baseline`: held-out score >= the environment's own reward (reward tasks) or "
+        "cross-entropy (loss).",
+        "",
+    ]
+    lines = head + rows
+    print("\n".join(lines))
+    if not args.no_write:
+        write_section(lines)
+
+
+def write_section(lines: list[str]) -> None:
+    text = RESULTS.read_text(encoding="utf-8")
+    section = f"{HEADING}\n\n" + "\n".join(lines) + "\n"
+    start = text.find(HEADING)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(HEADING))
+        text = text[:start] + section + ("" if end < 0 else text[end:])
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
