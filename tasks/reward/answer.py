@@ -1,0 +1,115 @@
+"""The reward candidate from a completion: the code block, cut down to the definitions the trainer uses.
+
+Why cut it down: models (small local ones especially) answer with the whole simulator copied back, their
+reward, and then a demo script that trains and evaluates at module level. The trainer only calls
+`compute_reward`, so the candidate keeps the module's imports, constants, functions and classes and drops
+every other top-level statement (loops, calls, prints, `if __name__ == ...` blocks), which would otherwise run
+on import and fail for reasons that have nothing to do with the reward. What is dropped is said in a comment
+at the top of the candidate, so the stored hypothesis shows exactly what was verified. An answer cut off by
+the token limit keeps its longest prefix of whole statements when that still defines compute_reward.
+
+Nothing here runs the code: it is parsed with `ast` only.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from agent.errors import ParseError
+from tasks.parsing import code_block
+
+LIBRARIES = frozenset({"np", "numpy", "math"})
+_OPEN_FENCE = re.compile(r"```[ \t]*(?:python|py)?[^\n]*\n", re.IGNORECASE)
+
+
+def reward_source(text: str) -> str:
+    """The candidate's source: the last python block (or an unclosed one at the end), definitions only."""
+    try:
+        source = code_block(text)
+        truncated = False
+    except ParseError:
+        source = _unclosed_block(text)
+        truncated = True
+    tree, lines, last_complete = _parse(source, truncated)
+    skip: set[int] = set()
+    if not last_complete and tree.body:
+        cut = tree.body.pop()  # the statement the cut went through may be incomplete even when it parses
+        skip.update(range(cut.lineno, len(lines) + 1))
+    if not any(isinstance(n, ast.FunctionDef) and n.name == "compute_reward" for n in tree.body):
+        raise ParseError("the code block must define `def compute_reward(obs, action, next_obs, done):`")
+    dropped = [n for n in tree.body if not _is_definition(n)]
+    if not dropped and not truncated:
+        return source
+    for node in dropped:
+        skip.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    notes = []
+    if dropped:
+        where = ", ".join(str(n.lineno) for n in dropped[:8]) + (" ..." if len(dropped) > 8 else "")
+        notes.append(f"# assay: dropped {len(dropped)} top-level statement(s) of the answer (lines {where});")
+        notes.append("# the trainer calls compute_reward itself, so only definitions are kept.")
+    if truncated:
+        notes.append("# assay: the answer was cut off; its complete statements are kept.")
+    kept = [line for number, line in enumerate(lines, 1) if number not in skip]
+    return "\n".join(notes + kept).rstrip() + "\n"
+
+
+def _is_definition(node: ast.stmt) -> bool:
+    """Imports, functions, classes, docstrings and constants: what defining a reward module needs.
+
+    An assignment is a constant when every call in its value is a numpy or math function
+    (`W = np.array([1.0, 2.0])`); `trainer = Trainer(...)` belongs to a demo script and would fail on import.
+    """
+    if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return True
+    if isinstance(node, ast.Expr):
+        return isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+    if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+        return all(_library_call(call) for call in ast.walk(node.value) if isinstance(call, ast.Call))
+    return False
+
+
+def _library_call(call: ast.Call) -> bool:
+    func = call.func
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name) and func.id in LIBRARIES and func is not call.func
+
+
+def _unclosed_block(text: str) -> str:
+    """The text after the last opening fence when the completion ended before closing it."""
+    opens = list(_OPEN_FENCE.finditer(text))
+    if not opens or text.count("```") % 2 == 0:
+        raise ParseError("no code block found: put your answer in a fenced block (```python ... ```)")
+    body = text[opens[-1].end() :]
+    if not body.strip():
+        raise ParseError("the code block is empty")
+    return body
+
+
+def _parse(source: str, truncated: bool) -> tuple[ast.Module, list[str], bool]:
+    """The module tree (for a cut-off answer, of the longest prefix of lines that parses), its lines, and
+    whether its last statement is known to be complete.
+
+    A cut-off answer's last statement is complete only when the cut fell after it: the first line dropped
+    from the prefix starts a new top-level statement (no indentation). When the whole cut-off text parses,
+    nothing says where the cut fell, so the last statement counts as incomplete.
+    """
+    lines = source.splitlines()
+    try:
+        return ast.parse(source), lines, not truncated
+    except SyntaxError as e:
+        if not truncated:
+            raise ParseError(f"SyntaxError in the code block: {e.msg} (line {e.lineno})") from None
+        error = e
+    for end in range(len(lines) - 1, 0, -1):
+        try:
+            tree = ast.parse("\n".join(lines[:end]))
+        except SyntaxError:
+            continue
+        rest = next((line for line in lines[end:] if line.strip()), "")
+        return tree, lines[:end], not rest[:1].isspace()
+    raise ParseError(
+        f"the answer was cut off and does not parse ({error.msg}): answer with compute_reward only, "
+        "without repeating the environment"
+    )

@@ -1,0 +1,73 @@
+"""The reward candidate is cut down to definitions: the shapes of answers a small local model really gives."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from agent.errors import ParseError
+from tasks.reward.answer import reward_source
+
+REWARD = """import numpy as np
+
+W = 2.0
+
+
+def compute_reward(obs, action, next_obs, done):
+    r = W * next_obs[:, 0]
+    return r, {"height": r}
+"""
+
+
+def test_a_clean_answer_is_kept_verbatim_with_its_comments() -> None:
+    source = "# why: height pays\n" + REWARD
+    assert reward_source(f"Here:\n```python\n{source}```\nDone.") == source
+
+
+def test_a_demo_script_after_the_reward_is_dropped_and_said_so() -> None:
+    demo = (
+        "from qlearning import train\n"  # kept: an import fails visibly in the sandbox, with a traceback
+        "make_envs(16)\n"
+        "trainer = Trainer(gamma=0.99)\n"
+        "SCALE = np.array([1.0, 2.0]) * 0.5\n"
+        "for seed in range(3):\n    train(envs, compute_reward, seed)\n"
+        "print('success')\n"
+        "if __name__ == '__main__':\n    main()\n"
+    )
+    out = reward_source(f"```python\n{REWARD}\n{demo}```")
+    tree = ast.parse(out)
+    kinds = [type(n).__name__ for n in tree.body]
+    assert kinds == ["Import", "Assign", "FunctionDef", "ImportFrom", "Assign"]
+    assert "dropped 5 top-level statement(s)" in out
+    assert "Trainer(" not in out and "SCALE = np.array([1.0, 2.0]) * 0.5" in out
+    assert "for seed" not in out and "print(" not in out and "__main__" not in out
+    assert "def compute_reward" in out and "W = 2.0" in out
+
+
+def test_an_answer_cut_off_by_the_token_limit_keeps_its_complete_statements() -> None:
+    cut = f"```python\n{REWARD}\n\ndef helper(x):\n    return x +"  # no closing fence, mid-statement
+    out = reward_source(cut)
+    assert "def compute_reward" in out and "def helper" not in out
+    assert "cut off" in out
+    ast.parse(out)
+
+
+def test_an_answer_cut_off_inside_compute_reward_is_rejected_with_advice() -> None:
+    cut = (
+        "```python\nimport numpy as np\n\ndef compute_reward(obs, action, next_obs, done):\n    r = obs[:, 0"
+    )
+    with pytest.raises(ParseError, match="compute_reward"):
+        reward_source(cut)
+
+
+def test_a_closed_block_that_does_not_parse_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="SyntaxError"):
+        reward_source("```python\ndef compute_reward(obs, action, next_obs, done)\n    return 0\n```")
+
+
+def test_no_block_and_no_compute_reward_are_parse_errors() -> None:
+    with pytest.raises(ParseError, match="no code block"):
+        reward_source("def compute_reward(o, a, n, d): return 0")
+    with pytest.raises(ParseError, match="compute_reward"):
+        reward_source("```python\ndef reward(o):\n    return 0\n```")
