@@ -1,8 +1,14 @@
-"""Which sandboxes this machine can offer, and why not: behind `assay sandbox check` and the default."""
+"""Which sandboxes this machine can offer, and why not: behind `assay sandbox check` and the default.
+
+A probe never raises: a daemon that is missing, refuses, errors or does not answer in time (a busy machine
+makes `requests` time out rather than docker-py raise its own errors) is "not available", with the reason.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+DEFAULT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -16,23 +22,41 @@ class DockerStatus:
         return self.daemon and self.image
 
 
-def docker_status(image: str) -> DockerStatus:
+def _why(exc: Exception, timeout_s: float) -> str:
+    """A one-line account of a failed request, saying plainly when it was a timeout."""
+    import requests
+
+    for err in (exc, exc.__cause__):  # docker-py wraps some request errors in its own
+        if isinstance(err, requests.Timeout):
+            cause = f"{type(err).__name__}: {err}"
+            return f"no answer within {timeout_s:g} s, the daemon may be overloaded ({cause})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def docker_status(image: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> DockerStatus:
+    """Whether the Docker daemon answers and has `image`; every failure is a reason, never an exception."""
     try:
         import docker
+        import requests
         from docker.errors import DockerException, ImageNotFound
     except ImportError:  # pragma: no cover - docker is a core dependency
         return DockerStatus(False, False, "the docker Python package is not installed")
+    failures = (DockerException, requests.RequestException)
     try:
-        client = docker.from_env(timeout=10)
-        client.ping()
-    except DockerException as exc:
-        return DockerStatus(False, False, f"no Docker daemon reachable: {exc}")
+        client = docker.from_env(timeout=timeout_s)
+    except failures as exc:
+        return DockerStatus(False, False, f"no Docker daemon reachable: {_why(exc, timeout_s)}")
     try:
-        client.images.get(image)
-    except ImageNotFound:
-        return DockerStatus(True, False, f"image {image} is missing: run `assay sandbox build`")
-    except DockerException as exc:
-        return DockerStatus(True, False, f"cannot inspect image {image}: {exc}")
+        try:
+            client.ping()
+        except failures as exc:
+            return DockerStatus(False, False, f"the Docker daemon does not answer: {_why(exc, timeout_s)}")
+        try:
+            client.images.get(image)
+        except ImageNotFound:
+            return DockerStatus(True, False, f"image {image} is missing: run `assay sandbox build`")
+        except failures as exc:
+            return DockerStatus(True, False, f"cannot inspect image {image}: {_why(exc, timeout_s)}")
     finally:
         client.close()
     return DockerStatus(True, True, None)

@@ -20,7 +20,9 @@ Setting: for each context the policy chooses one of 8 responses. A labeller comp
 from a reference policy and marked one as chosen. The policy is {trainer}. Your loss is the only thing you
 change. It is scored by how much the trained policy improves on the reference policy under the labeller's
 reward on unseen contexts (0 = no better than the reference, 1 = always the labeller's best response).
-The labeller is not perfect, so losses that keep the policy sensible tend to generalise better.
+The labeller is not perfect: the final evaluation uses a more careful judge on fresh contexts, and a policy
+pushed far from the reference towards the labeller's favourites can do worse there than a moderate one. The
+feedback shows the score and the KL divergence from the reference by epoch.
 
 Write a Python function with exactly this signature:
 

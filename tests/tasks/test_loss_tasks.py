@@ -7,8 +7,10 @@ store and real sandboxed training (a shortened trainer keeps it quick; the behav
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from agent.errors import ParseError
@@ -19,18 +21,22 @@ from agent.strategies import make_strategy
 from agent.types import Budget, Hypothesis, VerdictStatus
 from sandboxes.base import Sandbox
 from tasks.base import load_suite
-from tasks.loss import known_losses, noisy_digits_task, preference_task
+from tasks.loss import known_losses, noisy_digits_task, preference_data, preference_task
 from tasks.loss.digits import DigitsConfig
-from tasks.loss.preference import PreferenceConfig
+from tasks.loss.preference import PreferenceConfig, SyntheticPreference
 from tasks.loss.scripted import NOISY_DIGITS_COMPLETIONS, PREFERENCE_COMPLETIONS
 from tests.support.llm_server import ScriptedLLMServer
 from tests.verifiers import loss_fixtures
 
 loss_sandbox = loss_fixtures.loss_sandbox
 
-SHORT_PREF = PreferenceConfig(epochs=3, sample_epochs=(1, 3))
+SHORT_PREF = PreferenceConfig(epochs=5, sample_epochs=(1, 3, 5))
 
 FLIPPED_DPO = known_losses.DPO.replace("-F.logsigmoid(beta * logits)", "-F.logsigmoid(-beta * logits)")
+# DPO with ten times the KL strength: it moves less far from the reference policy.
+REGULARISED_DPO = known_losses.DPO.replace(
+    "-F.logsigmoid(beta * logits)", "-F.logsigmoid(10 * beta * logits)"
+)
 
 
 def test_both_tasks_are_registered_with_seeds_and_held_out_checks() -> None:
@@ -76,6 +82,56 @@ async def test_preference_held_out_uses_the_gold_reward(loss_sandbox: Sandbox) -
     assert verdict.status is VerdictStatus.OK
     assert verdict.score == verdict.metrics["test_gold_gain"]
     assert verdict.score != verdict.metrics["test_proxy_gain"]  # the two rewards really differ
+    assert "(the gold reward, test contexts)" in verdict.feedback
+
+
+def test_the_preference_job_gets_training_pairs_only() -> None:
+    """The sandboxed job must never see validation/test contexts or either reward, only the labelled pairs."""
+    data = preference_data.load()
+    files = SyntheticPreference(SHORT_PREF).job_files([0])
+    assert set(files) == {"config.json", "x_train.npy", "chosen.npy", "rejected.npy"} | {
+        f"ref_{p}{i}.npy" for p in "wb" for i in range(2)
+    }
+    blob = b"".join(f if isinstance(f, bytes) else f.encode() for f in files.values())
+    for secret in (data.x_val, data.x_test, data.w_quality, data.w_quality.astype(np.float32)):
+        assert secret.tobytes()[:64] not in blob
+
+
+async def test_preference_feedback_shows_validation_by_epoch_on_the_proxy_only(loss_sandbox: Sandbox) -> None:
+    verdict = await pref_task(loss_sandbox).verifier.verify(Hypothesis.create(known_losses.DPO))
+    assert verdict.status is VerdictStatus.OK and verdict.score is not None
+    text = verdict.feedback
+    assert "Gate passed: scale 1: loss " in text and "scale 10: loss " in text
+    assert "(the labeller's reward, validation contexts)" in text
+    assert "Training pairs: the policy's log-ratio margin favours the chosen response on" in text
+    assert "final mean training loss" in text
+    assert "By epoch (validation contexts, mean over seeds):" in text
+    by_epoch = dict(
+        re.findall(r"^  epoch (\d+): reward gain (-?[\d.]+), KL [\d.]+, mean train loss", text, re.M)
+    )
+    assert list(by_epoch) == ["1", "3", "5"]
+    assert by_epoch["5"] == f"{verdict.score:.3f}"  # the last epoch is the scored policy
+    assert float(by_epoch["1"]) < float(by_epoch["3"]) < float(by_epoch["5"])  # DPO keeps climbing the proxy
+    assert verdict.metrics["val_proxy_gain_epoch1"] == pytest.approx(float(by_epoch["1"]), abs=5e-4)
+    # The model sees this text; the gold reward and test split must not appear in it or in the metrics.
+    assert "gold" not in text.lower() and "test contexts" not in text
+    assert not [k for k in verdict.metrics if "gold" in k or "test" in k]
+
+
+@pytest.mark.slow
+async def test_over_optimising_wins_the_search_and_loses_held_out(loss_sandbox: Sandbox) -> None:
+    """Plain DPO pushes onto the response the labeller over-rates; ten times its beta holds back and wins."""
+    task = preference_task.build(sandbox=loss_sandbox)  # the real trainer: 10 epochs, beta 0.1
+    assert task.held_out is not None
+    strong, regularised = Hypothesis.create(known_losses.DPO), Hypothesis.create(REGULARISED_DPO)
+    strong_search, reg_search = await task.verifier.verify(strong), await task.verifier.verify(regularised)
+    strong_held, reg_held = await task.held_out.verify(strong), await task.held_out.verify(regularised)
+    assert strong_search.score is not None and reg_search.score is not None
+    assert strong_held.score is not None and reg_held.score is not None
+    assert strong_search.score > reg_search.score + 0.2  # the proxy prefers the harder push...
+    assert strong_held.score < reg_held.score - 0.2  # ...and the gold reward the gentler one
+    assert strong_held.score < 0.0 < reg_held.score  # over-optimised to below the reference policy
+    assert strong_held.metrics["test_kl_to_ref"] > reg_held.metrics["test_kl_to_ref"]
 
 
 async def test_preference_gate_rejects_a_per_example_loss(loss_sandbox: Sandbox) -> None:

@@ -1,8 +1,13 @@
-"""Sandboxes for the loss tests: process always, Docker when a daemon and an image with torch exist."""
+"""Sandboxes for the loss tests: process always, Docker when a daemon and an image with torch exist.
+
+The Docker case skips, with the probe's reason, only when the daemon or image is missing or the daemon does
+not answer; set ASSAY_SANDBOX_IMAGE to test another image than the default.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -16,10 +21,11 @@ PROBE = Job(command=["python3", "-c", "import numpy, torch"], limits=Limits(wall
 
 def _build(kind: str) -> Sandbox:
     if kind == "docker":
-        status = docker_status(DEFAULT_IMAGE)
+        image = os.environ.get("ASSAY_SANDBOX_IMAGE", DEFAULT_IMAGE)
+        status = docker_status(image)
         if not status.usable:
             pytest.skip(f"docker sandbox unavailable: {status.reason}")
-        return DockerSandboxConfig().build()
+        return DockerSandboxConfig(image=image).build()
     return ProcessSandboxConfig().build()
 
 

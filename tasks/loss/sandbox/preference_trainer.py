@@ -2,7 +2,8 @@
 
 The policy starts as the reference policy; each step scores a batch of (context, chosen, rejected) pairs with
 the candidate loss on the policy's and the frozen reference's log-probabilities. Only the training pairs are
-here: the host evaluates the returned policy against rewards this job never sees.
+here: the host evaluates the returned policy, and half-precision snapshots taken at the sampled epochs (for
+the per-epoch feedback), against contexts and rewards this job never sees.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def train(fn, cfg: dict, x: torch.Tensor, chosen: torch.Tensor, rejected: torch.
         opt = torch.optim.Adam(policy.parameters(), lr=cfg["lr"])
         order = torch.Generator().manual_seed(seed)
         losses: dict[str, float] = {}
+        snapshots: dict[str, str] = {}
         for epoch in range(1, cfg["epochs"] + 1):
             perm = torch.randperm(len(x), generator=order)
             total, steps = 0.0, 0
@@ -77,7 +79,16 @@ def train(fn, cfg: dict, x: torch.Tensor, chosen: torch.Tensor, rejected: torch.
                 steps += 1
             if epoch in cfg["sample_epochs"]:
                 losses[str(epoch)] = total / steps
-        runs.append({"seed": seed, "weights": harness.encode(list(policy.parameters())), "losses": losses})
+                if epoch != cfg["epochs"]:  # the final weights go back in full precision anyway
+                    snapshots[str(epoch)] = harness.encode(list(policy.parameters()), "float16")
+        runs.append(
+            {
+                "seed": seed,
+                "weights": harness.encode(list(policy.parameters())),
+                "snapshots": snapshots,
+                "losses": losses,
+            }
+        )
     return {"runs": runs}
 
 
