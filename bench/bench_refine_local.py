@@ -63,11 +63,30 @@ def run_task(task: str, samples: int, iterations: int, seed: int, workdir: Path)
         raise SystemExit(f"{task}: assay exited {proc.returncode}\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout)
     with sqlite3.connect(db) as conn:
-        statuses = collections.Counter(s for (s,) in conn.execute("SELECT status FROM hypotheses"))
+        statuses = collections.Counter(
+            s for (s,) in conn.execute("SELECT status FROM hypotheses WHERE model != 'seed'")
+        )
+        seeds = conn.execute("SELECT COUNT(*) FROM hypotheses WHERE model = 'seed'").fetchone()[0]
+        best_written = conn.execute(
+            "SELECT MAX(score) FROM hypotheses WHERE model != 'seed' AND score IS NOT NULL"
+        ).fetchone()[0]
+        best_is_seed = bool(
+            conn.execute(
+                "SELECT COUNT(*) FROM hypotheses WHERE model = 'seed' AND id = ?",
+                (result["problems"][0]["best_hypothesis_id"],),
+            ).fetchone()[0]
+        )
         per_iteration = [
             (i, b) for i, b in conn.execute("SELECT iteration, iteration_best FROM iterations ORDER BY 1")
         ]
-    return result, {"wall_s": wall, "statuses": dict(statuses), "per_iteration": per_iteration}
+    return result, {
+        "wall_s": wall,
+        "statuses": dict(statuses),
+        "per_iteration": per_iteration,
+        "seeds": seeds,
+        "best_written": best_written,
+        "best_is_seed": best_is_seed,
+    }
 
 
 def cross_entropy_held_out() -> float | None:
@@ -77,7 +96,7 @@ def cross_entropy_held_out() -> float | None:
     from tasks.loss import known_losses
 
     async def go() -> float | None:
-        task = load_suite("loss/noisy-digits").tasks[0]
+        task = load_suite("loss/noisy-digits").problems[0]
         assert task.held_out is not None
         try:
             verdict = await task.held_out.verify(Hypothesis.create(known_losses.CROSS_ENTROPY))
@@ -99,6 +118,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--keep", default="", help="keep the run stores in this folder")
     args = parser.parse_args()
     model = default_model_spec()
     if model is None:
@@ -106,13 +126,17 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     rows = [
         "| task | best search score | held-out score | env reward (held-out) | sparse reward (held-out) "
-        "| cross-entropy (held-out) | >= baseline | per-iteration best | candidates | tokens | wall s |",
-        "|---|---:|---:|---:|---:|---:|---|---|---|---:|---:|",
+        "| cross-entropy (held-out) | >= baseline | per-iteration best | model's candidates | best from "
+        "| tokens | wall s |",
+        "|---|---:|---:|---:|---:|---:|---|---|---|---|---:|---:|",
     ]
     ce: float | None = None
+    keep = Path(args.keep) if args.keep else None
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks.split(","):
-            result, extra = run_task(task, args.samples, args.iterations, args.seed, Path(tmp))
+            where = keep or Path(tmp)
+            where.mkdir(parents=True, exist_ok=True)
+            result, extra = run_task(task, args.samples, args.iterations, args.seed, where)
             (problem,) = result["problems"]
             held = problem["held_out"] or {}
             metrics = held.get("metrics") or {}
@@ -127,21 +151,28 @@ def main() -> None:
             beats = "-" if score is None or reference is None else ("yes" if score >= reference else "no")
             iters = " ".join(fmt(b) for _, b in extra["per_iteration"])
             statuses = ", ".join(f"{k} {v}" for k, v in sorted(extra["statuses"].items()))
+            origin = (
+                f"seed candidate (model's best: {fmt(extra['best_written'])})"
+                if extra["best_is_seed"]
+                else "the model"
+            )
             rows.append(
                 f"| {task} | {fmt(problem['best_score'])} | {fmt(score)} | {fmt(env)} | {fmt(sparse)} "
                 f"| {fmt(ce if task.startswith('loss/') else None)} | {beats} | {iters} | {statuses} "
+                f"| {origin} "
                 f"| {problem['tokens']} | {extra['wall_s']:.0f} |"
             )
             print(rows[-1], flush=True)
     head = [
         f"`bench/bench_refine_local.py`: `assay run TASK --strategy refine --samples {args.samples} "
         f"--iterations {args.iterations} --seed {args.seed}` with the embedded model `{model}` (2 threads), "
-        f"one problem per task, fresh store, measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-        f"{os.cpu_count()} vCPU; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+        f"one problem per task, fresh store, measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
+        f"on {os.cpu_count()} vCPU; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
         "(the machine is shared, so wall times are pessimistic).",
         "Held-out: the best search candidate retrained on fresh seeds; the baselines are trained on the same "
         "held-out seeds. `>= baseline`: held-out score >= the environment's own reward (reward tasks) or "
-        "cross-entropy (loss).",
+        "cross-entropy (loss). Seed candidates (the task's known losses, iteration 0) count in the "
+        "per-iteration best but not among the model's candidates.",
         "",
     ]
     lines = head + rows

@@ -4,8 +4,10 @@ A candidate defines `compute_reward` and a module-level `RANDOMISE = {"param": (
 are read from the source with `ast.literal_eval` (never by running it) and validated against the problem's
 allowed bounds; training then draws each environment's physical parameters uniformly from them at every
 episode start. The search verifier scores success in the nominal simulator; the held-out verifier scores
-success on a fixed set of perturbed dynamics, and reports how the same reward does when trained without
-randomisation on the same seeds.
+success on a fixed set of perturbed dynamics, and reports, on the same seeds and dynamics, how the same reward
+does when trained without randomisation and how the environment's own reward does. TUNABLE constants
+(`verifiers/reward_tunable.py`) are tuned with the candidate's randomisation, and both held-out trainings of
+the candidate use the tuned values.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
 from agent.types import Hypothesis, Verdict, VerdictStatus
 from sandboxes.base import Limits, Sandbox
 from tasks.reward.problems import HELD_OUT_SEEDS, SEARCH_SEEDS, RewardProblem
-from verifiers.reward_eval import RewardEvaluator
+from verifiers.reward_dr_report import Transfer, comparison_metrics, comparison_text, measure
+from verifiers.reward_eval import RewardEvaluator, Trained, require_ok
+from verifiers.reward_tuning import Tuner
 
 RANDOMISE_NAME = "RANDOMISE"
 
@@ -79,7 +81,8 @@ def describe_bounds(problem: RewardProblem, bounds: Mapping[str, tuple[float, fl
 class DomainRandomisedEvaluator:
     """Search verifier: train with the candidate's reward and ranges; score success in the nominal sim."""
 
-    version = "1"
+    #: 2: TUNABLE constants are tuned before the verdict
+    version = "2"
 
     def __init__(
         self,
@@ -89,12 +92,14 @@ class DomainRandomisedEvaluator:
         seeds: Sequence[int] = SEARCH_SEEDS,
         limits: Limits | None = None,
         sandbox: Sandbox | None = None,
+        tuner: Tuner | None = None,
     ) -> None:
         self.problem = problem
         self.bounds = dict(bounds)
         self.seeds = tuple(seeds)
         self.name = f"reward-{problem.name}-dr"
         self.limits = limits
+        self.tuner = tuner or Tuner()
         self._sandbox = sandbox
 
     def evaluator(self, randomise: dict[str, list[float]] | None) -> RewardEvaluator:
@@ -105,6 +110,7 @@ class DomainRandomisedEvaluator:
             limits=self.limits,
             sandbox=self._sandbox,
             randomise=randomise or None,
+            tuner=self.tuner,
         )
 
     async def verify(self, hypothesis: Hypothesis) -> Verdict:
@@ -113,16 +119,23 @@ class DomainRandomisedEvaluator:
             ranges = parse_randomisation(hypothesis.content, self.bounds)
         except RandomisationError as e:
             return Verdict(status=VerdictStatus.INVALID, feedback=f"Bad domain randomisation: {e}")
-        verdict, _ = await self.evaluator(ranges).train(hypothesis.content)
+        verdict, _, _ = await self.evaluator(ranges).train_tuned(hypothesis.content)
         shown = ", ".join(f"{k} in [{lo:g}, {hi:g}]" for k, (lo, hi) in ranges.items()) or "none"
         feedback = f"Trained with domain randomisation: {shown}.\n{verdict.feedback}"
         return verdict.model_copy(update={"feedback": feedback, "duration_s": time.monotonic() - started})
 
 
 class DomainRandomisedHeldOut:
-    """Held-out: success on fixed perturbed dynamics (never shown), with and without the ranges."""
+    """Held-out: success on fixed perturbed dynamics (never shown), against two trainings without the ranges.
 
-    version = "1"
+    On the same seeds and the same hidden dynamics it measures the candidate's reward trained with its
+    ranges (the score), the same reward trained without them, and the environment's own reward trained
+    without them (once per verifier, like RewardHeldOut's baselines): see `verifiers/reward_dr_report.py`.
+    """
+
+    #: 2: retrains a TUNABLE candidate with its tuned constants; 3: the environment's reward as a baseline,
+    #: per-seed and per-dynamics metrics of every training
+    version = "3"
 
     def __init__(
         self,
@@ -133,17 +146,44 @@ class DomainRandomisedHeldOut:
         seeds: Sequence[int] = HELD_OUT_SEEDS,
         limits: Limits | None = None,
         sandbox: Sandbox | None = None,
+        tuner: Tuner | None = None,
     ) -> None:
         self.problem = problem
         self.real_dynamics = [dict(problem.sim.PARAMS) | dict(d) for d in real_dynamics]
-        self._dr = DomainRandomisedEvaluator(problem, bounds, seeds=seeds, limits=limits, sandbox=sandbox)
+        self._dr = DomainRandomisedEvaluator(
+            problem, bounds, seeds=seeds, limits=limits, sandbox=sandbox, tuner=tuner
+        )
         self.name = f"reward-{problem.name}-dr-held-out"
+        self._env: Transfer | None = None
 
-    def real_success(self, policies: Sequence[np.ndarray]) -> list[float]:
-        """Per policy: mean success over the perturbed dynamics, from the fixed evaluation starts."""
-        return [
-            float(np.mean([self.problem.evaluate(p, params=d) for d in self.real_dynamics])) for p in policies
-        ]
+    @property
+    def tuner(self) -> Tuner:
+        return self._dr.tuner
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return self._dr.seeds
+
+    async def _transfer(self, trained: Trained) -> Transfer:
+        import asyncio
+
+        return await asyncio.to_thread(
+            measure,
+            self.problem,
+            self.real_dynamics,
+            self.seeds,
+            list(trained.per_seed.values()),
+            trained.policies,
+        )
+
+    async def env_baseline(self) -> Transfer:
+        """The environment's reward trained without randomisation on the held-out seeds (once; cached)."""
+        if self._env is None:
+            verdict, trained = await self._dr.evaluator(None).train(self.problem.env_reward)
+            require_ok(verdict, f"the environment's reward of {self.problem.name}")
+            assert trained is not None  # require_ok checked it trained
+            self._env = await self._transfer(trained)
+        return self._env
 
     async def verify(self, hypothesis: Hypothesis) -> Verdict:
         import asyncio
@@ -153,32 +193,29 @@ class DomainRandomisedHeldOut:
             ranges = parse_randomisation(hypothesis.content, self._dr.bounds)
         except RandomisationError as e:
             return Verdict(status=VerdictStatus.INVALID, feedback=f"Bad domain randomisation: {e}")
-        randomised, trained = await self._dr.evaluator(ranges).train(hypothesis.content)
+        randomised, trained, tuning = await self._dr.evaluator(ranges).train_tuned(hypothesis.content)
         if trained is None:
             return randomised.model_copy(update={"duration_s": time.monotonic() - started})
-        nominal, plain = await self._dr.evaluator(None).train(hypothesis.content)
-        real = await asyncio.to_thread(self.real_success, trained.policies)
-        score = float(np.mean(real))
-        metrics = {f"real_success_seed_{s}": v for s, v in zip(self._dr.seeds, real, strict=True)}
-        metrics["sim_success"] = trained.score
-        lines = [
-            f"Success on {len(self.real_dynamics)} held-out perturbed dynamics, "
-            f"seeds {list(self._dr.seeds)}:",
-            f"  trained with your randomisation: {score:.3f} (nominal simulator: {trained.score:.3f})",
-        ]
-        if plain is not None:
-            real_plain = await asyncio.to_thread(self.real_success, plain.policies)
-            metrics["real_success_without_randomisation"] = float(np.mean(real_plain))
-            metrics["margin_vs_no_randomisation"] = score - metrics["real_success_without_randomisation"]
-            lines.append(
-                f"  same reward without randomisation: {metrics['real_success_without_randomisation']:.3f}"
+        constants = None if tuning is None else tuning.constants
+        if ranges:
+            (nominal, plain), env = await asyncio.gather(
+                self._dr.evaluator(None).train(hypothesis.content, constants=constants), self.env_baseline()
             )
-        else:
-            lines.append(f"  same reward without randomisation did not train: {nominal.status.value}")
+        else:  # no randomisation asked for: training without it is the very same run
+            (nominal, plain), env = (randomised, trained), await self.env_baseline()
+        transfers = {"randomised": await self._transfer(trained), "env": env}
+        if plain is not None:
+            transfers["plain"] = await self._transfer(plain)
+        metrics = comparison_metrics(transfers)
+        metrics.update({k: v for k, v in randomised.metrics.items() if k.startswith(("tuned_", "tuning_"))})
+        score = transfers["randomised"].real_mean
+        text = comparison_text(
+            self.problem, self.real_dynamics, ranges, transfers, {"plain": nominal.status.value}
+        )
         return Verdict(
             status=VerdictStatus.OK if score >= self.problem.target else VerdictStatus.FAIL,
             score=score,
             metrics=metrics,
-            feedback="\n".join(lines),
+            feedback=text,
             duration_s=time.monotonic() - started,
         )

@@ -6,6 +6,10 @@ the host decodes and validates them and measures the task's true success with it
 on fixed evaluation starts. A candidate can at worst hand back a different policy, and a forged policy that
 succeeds is a real solution, so the score cannot be forged. What the job reports about training (component
 statistics) only becomes feedback for the model.
+
+A candidate may mark module-level constants as TUNABLE (`verifiers/reward_tunable.py`); then an inner
+optimiser (`verifiers/reward_tuning.py`) tunes them on separate seeds first and the verdict is for the tuned
+values. Without TUNABLE a verdict is exactly what it was before tuning existed.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from sandboxes.base import ExecResult, Job, Limits, Sandbox
 from tasks.reward.problems import SEARCH_SEEDS, RewardProblem
 from tasks.reward.runner import MAX_COMPONENTS, RESULT_MARK
 from verifiers.reward_feedback import merge_windows, reflection
+from verifiers.reward_tunable import TunableError, parse_tunable
+from verifiers.reward_tuning import Tuner, Tuning, with_tuning
 
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -122,7 +128,8 @@ def decode_windows(log: Any) -> dict[str, list[float | None]]:
 class RewardEvaluator:
     """Search verifier for a reward problem: train on `seeds` in the sandbox, score success on the host."""
 
-    version = "1"
+    #: 2: TUNABLE constants are tuned before the verdict (a source with TUNABLE was judged untuned in 1)
+    version = "2"
 
     def __init__(
         self,
@@ -133,6 +140,7 @@ class RewardEvaluator:
         limits: Limits | None = None,
         sandbox: Sandbox | None = None,
         randomise: dict[str, list[float]] | None = None,
+        tuner: Tuner | None = None,
     ) -> None:
         self.problem = problem
         self.seeds = tuple(seeds)
@@ -141,14 +149,19 @@ class RewardEvaluator:
             wall_s=15.0 + WALL_PER_SEED_S * len(self.seeds), memory_mb=1024, cpus=1.0
         )
         self.randomise = randomise
+        self.tuner = tuner or Tuner()
         self._sandbox = sandbox
 
-    def job(self, source: str, seeds: Sequence[int] | None = None) -> Job:
-        config = {
+    def job(
+        self, source: str, seeds: Sequence[int] | None = None, constants: dict[str, float] | None = None
+    ) -> Job:
+        config: dict[str, Any] = {
             "seeds": list(self.seeds if seeds is None else seeds),
             "trainer_config": self.problem.trainer_config,
             "randomise": self.randomise,
         }
+        if constants:
+            config["constants"] = constants
         files: dict[str, bytes | str] = {
             **self.problem.job_files(),
             "candidate.py": source,
@@ -166,18 +179,34 @@ class RewardEvaluator:
 
     async def verify(self, hypothesis: Hypothesis) -> Verdict:
         started = time.monotonic()
-        verdict, _ = await self.train(hypothesis.content)
+        verdict, _, _ = await self.train_tuned(hypothesis.content)
         return verdict.model_copy(update={"duration_s": time.monotonic() - started})
 
-    async def train(self, source: str, seeds: Sequence[int] | None = None) -> tuple[Verdict, Trained | None]:
-        """Train with `source` on `seeds` (default: the verifier's) and judge; also the measurements."""
+    async def train_tuned(self, source: str) -> tuple[Verdict, Trained | None, Tuning | None]:
+        """Tune the constants the source marks TUNABLE (if any), then train on the verifier's seeds."""
+        problem = check_source(source)
+        try:
+            tunables = parse_tunable(source) if problem is None else ()
+        except TunableError as e:
+            return Verdict(status=VerdictStatus.INVALID, feedback=f"Bad TUNABLE: {e}"), None, None
+        if not tunables:  # also reports an invalid source, through train
+            verdict, trained = await self.train(source)
+            return verdict, trained, None
+        tuning = await self.tuner.tune(self, source, tunables)
+        verdict, trained = await self.train(source, constants=tuning.constants)
+        return with_tuning(verdict, tuning), trained, tuning
+
+    async def train(
+        self, source: str, seeds: Sequence[int] | None = None, *, constants: dict[str, float] | None = None
+    ) -> tuple[Verdict, Trained | None]:
+        """Train with `source` on `seeds` (default: the verifier's), its constants set to `constants`."""
         problem = check_source(source)
         if problem is not None:
             return Verdict(
                 status=VerdictStatus.INVALID, feedback=f"Not a valid reward function: {problem}"
             ), None
         use = self.seeds if seeds is None else tuple(seeds)
-        result = await self._run(self.job(source, use))
+        result = await self._run(self.job(source, use, constants))
         return await self.judge(result, use)
 
     async def judge(self, result: ExecResult, seeds: Sequence[int]) -> tuple[Verdict, Trained | None]:

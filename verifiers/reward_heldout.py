@@ -4,6 +4,11 @@ The search only ever sees `SEARCH_SEEDS`; a reward that merely got lucky there s
 (the sparse success-only reward and the environment's own reward) are trained once per verifier on the same
 held-out seeds through the same sandboxed path, and their numbers travel in every held-out verdict's metrics
 so a report can say whether the searched reward beat the human-written one.
+
+A candidate with TUNABLE constants is retrained with its tuned values (else this would judge a different
+reward than the search did): the tuner is shared with the task's search verifier, whose memo usually holds
+the tuning already; otherwise (e.g. after a resume) the deterministic tuning runs again on the tuning seeds,
+never on the held-out ones.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from agent.types import Hypothesis, Verdict
 from sandboxes.base import Limits, Sandbox
 from tasks.reward.problems import HELD_OUT_SEEDS, RewardProblem
 from verifiers.reward_eval import RewardEvaluator, require_ok
+from verifiers.reward_tuning import Tuner
 
 
 class RewardHeldOut:
     """Held-out verifier: the candidate's success on fresh seeds, with both baselines' on the same seeds."""
 
-    version = "1"
+    #: 2: retrains a TUNABLE candidate with its tuned constants
+    version = "2"
 
     def __init__(
         self,
@@ -30,17 +37,28 @@ class RewardHeldOut:
         limits: Limits | None = None,
         sandbox: Sandbox | None = None,
         randomise: dict[str, list[float]] | None = None,
+        tuner: Tuner | None = None,
     ) -> None:
         self.problem = problem
         self.name = f"reward-{problem.name}-held-out"
         self._eval = RewardEvaluator(
-            problem, seeds=seeds, name=self.name, limits=limits, sandbox=sandbox, randomise=randomise
+            problem,
+            seeds=seeds,
+            name=self.name,
+            limits=limits,
+            sandbox=sandbox,
+            randomise=randomise,
+            tuner=tuner,
         )
         self._baselines: dict[str, Verdict] = {}
 
     @property
     def seeds(self) -> tuple[int, ...]:
         return self._eval.seeds
+
+    @property
+    def tuner(self) -> Tuner:
+        return self._eval.tuner
 
     async def baselines(self) -> dict[str, Verdict]:
         """The sparse and the environment's reward trained on the held-out seeds (once, then cached)."""
@@ -53,12 +71,15 @@ class RewardHeldOut:
 
     async def verify(self, hypothesis: Hypothesis) -> Verdict:
         started = time.monotonic()
-        verdict, _ = await self._eval.train(hypothesis.content)
+        verdict, _, tuning = await self._eval.train_tuned(hypothesis.content)
         base = await self.baselines()
         metrics = dict(verdict.metrics)
         lines = [f"Held-out retrain on fresh seeds {list(self.seeds)}:"]
         score_text = "no score" if verdict.score is None else f"{verdict.score:.3f}"
         lines.append(f"  candidate reward: {score_text} mean success ({verdict.status.value})")
+        if tuning is not None:
+            shown = ", ".join(f"{k}={v:g}" for k, v in tuning.best.values)
+            lines.append(f"  with its tuned constants ({shown}; tuned on seeds {list(tuning.seeds)})")
         for key, label in (("env", "environment's own reward"), ("sparse", "sparse success-only reward")):
             b = base[key]
             assert b.score is not None  # require_ok checked it

@@ -20,6 +20,8 @@ from agent.errors import ParseError
 from tasks.parsing import code_block
 
 LIBRARIES = frozenset({"np", "numpy", "math"})
+#: pure builtins a constant may be built with (`RANDOMISE = dict(force=(0.8, 1.2))` reaches its validator)
+PURE_BUILTINS = frozenset({"dict", "list", "tuple", "float", "int", "abs", "min", "max", "round", "range"})
 _OPEN_FENCE = re.compile(r"```[ \t]*(?:python|py)?[^\n]*\n", re.IGNORECASE)
 
 
@@ -57,7 +59,7 @@ def reward_source(text: str) -> str:
 def _is_definition(node: ast.stmt) -> bool:
     """Imports, functions, classes, docstrings and constants: what defining a reward module needs.
 
-    An assignment is a constant when every call in its value is a numpy or math function
+    An assignment is a constant when every call in its value is a numpy or math function or a pure builtin
     (`W = np.array([1.0, 2.0])`); `trainer = Trainer(...)` belongs to a demo script and would fail on import.
     """
     if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
@@ -70,6 +72,8 @@ def _is_definition(node: ast.stmt) -> bool:
 
 
 def _library_call(call: ast.Call) -> bool:
+    if isinstance(call.func, ast.Name) and call.func.id in PURE_BUILTINS:
+        return True
     func = call.func
     while isinstance(func, ast.Attribute):
         func = func.value

@@ -21,6 +21,8 @@ PACKAGE_DIR = Path(__file__).parent
 #: training seeds the search uses; the held-out check retrains on HELD_OUT_SEEDS, never seen by the search
 SEARCH_SEEDS = (0, 1, 2)
 HELD_OUT_SEEDS = (1000, 1001, 1002)
+#: training seeds of the inner tuning of a candidate's TUNABLE constants: neither searched nor held out
+TUNING_SEEDS = (500,)
 EVAL_SEED = 12345
 
 

@@ -4,7 +4,9 @@ This file runs inside the sandbox next to `sim.py`, `trainer.py`, `stats.py`, `c
 (it imports only numpy and those files). It trains one policy per seed with the candidate's
 `compute_reward` and prints one result record after `RESULT_MARK`. Nothing it prints is trusted for the
 score: the host re-evaluates the returned policies with its own simulator. The record only has to be
-well-formed; the per-component statistics in it are feedback for the model.
+well-formed; the per-component statistics in it are feedback for the model. `config.json` may carry
+`constants`: values that replace the candidate's module-level constants once its code is loaded (the
+inner tuning of TUNABLE constants).
 
 The candidate's prints go to stderr, so stdout carries only the result record.
 """
@@ -112,6 +114,22 @@ def _clean(log: object) -> object:
     return log
 
 
+def environment_constants(module: object) -> dict:
+    """Copies of the simulator's upper-case constants (GOAL_POSITION, MAX_SPEED, ...) for the candidate.
+
+    The model reads the simulator's source and naturally writes `GOAL_POSITION` in its reward; the names are
+    defined for it (copies, so a candidate that mutates them changes nothing the trainer uses). Functions are
+    not: they take internal states, while compute_reward sees observations.
+    """
+    import copy
+
+    return {
+        name: copy.deepcopy(value)
+        for name, value in vars(module).items()
+        if name.isupper() and not name.startswith("_") and isinstance(value, int | float | dict | np.ndarray)
+    }
+
+
 def run(emit: object) -> None:
     with open("config.json", encoding="utf-8") as f:
         config = json.load(f)
@@ -121,8 +139,11 @@ def run(emit: object) -> None:
     try:
         with open("candidate.py", encoding="utf-8") as f:
             source = f.read()
-        namespace: dict = {"__name__": "candidate"}
+        namespace: dict = {"__name__": "candidate", **environment_constants(sim)}
         exec(compile(source, "candidate.py", "exec"), namespace)
+        # tuned values of the constants the candidate marked TUNABLE; compute_reward reads module globals
+        # when it is called, so setting them after loading and before training is enough
+        namespace.update({str(k): float(v) for k, v in (config.get("constants") or {}).items()})
         fn = namespace.get("compute_reward")
         if not callable(fn):
             emit({"status": "bad_reward", "message": "the code does not define a function compute_reward"})

@@ -7,10 +7,10 @@ when a task is selected, so importing this module stays cheap.
 
 from __future__ import annotations
 
-from agent.errors import ParseError
 from tasks.base import Task, task
-from tasks.parsing import code_block
-from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS, RewardProblem
+from tasks.reward.answer import reward_source
+from tasks.reward.dr import DR_VARIANTS
+from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS, TUNING_SEEDS, RewardProblem
 
 SIGNATURE = '''def compute_reward(obs, action, next_obs, done):
     """Reward for one step of many environments at once (vectorised with numpy).
@@ -45,43 +45,58 @@ The trainer that will optimise your reward (it is fixed; design the reward for i
 
 Your reward is judged only by the task's true success after training ({success}), measured from fixed
 evaluation start states over several training seeds; what your reward itself adds up to does not count.
-Answer with the complete code (imports included) in one ```python code block."""
+
+Optionally, let the numbers you are unsure of be tuned: assign each as a plain module-level number
+(`W_HEIGHT = 2.0`), read it inside compute_reward, and declare `TUNABLE = {{"W_HEIGHT": (0.0, 10.0)}}` with a
+(low, high) range containing the written value (at most {max_tunable} constants). Before the verdict,
+{budget} short trainings on separate seeds try your written values and others in the ranges (by order of
+magnitude where high/low >= 10); the verdict uses the best, and the feedback reports the tuned values.
+Answer with one ```python code block holding only your reward module: `import numpy as np`, any constants,
+helper functions and compute_reward. Do not copy the environment code above and do not write training or
+evaluation code: the trainer imports your module and calls compute_reward itself. The environment's
+upper-case constants (like MAX_STEPS) are already defined in your module; its functions are not. Work on
+whole arrays (numpy operations, `np.where` for conditions; no `if` or loops over environments)."""
 
 
 def parse_reward(text: str) -> str:
-    """The reward function's source from a completion; it must define compute_reward."""
-    source = code_block(text)
-    if "def compute_reward" not in source:
-        raise ParseError("the code block must define `def compute_reward(obs, action, next_obs, done):`")
-    return source
+    """The reward module from a completion: definitions only (see tasks/reward/answer.py)."""
+    return reward_source(text)
 
 
 def instructions(problem: RewardProblem) -> str:
+    from verifiers.reward_tunable import MAX_TUNABLE
+    from verifiers.reward_tuning import DEFAULT_BUDGET
+
     return TEMPLATE.format(
         goal=problem.goal,
         source=problem.environment_source().strip(),
         signature=SIGNATURE,
         trainer=problem.trainer_facts,
         success=problem.success_text,
+        max_tunable=MAX_TUNABLE,
+        budget=DEFAULT_BUDGET,
     )
 
 
 def make_task(key: str) -> Task:
     from verifiers.reward_eval import RewardEvaluator
     from verifiers.reward_heldout import RewardHeldOut
+    from verifiers.reward_tuning import Tuner
 
     problem = PROBLEMS[key]
+    tuner = Tuner()  # shared: the held-out retrain reuses the search's tuning of the final hypothesis
     return Task(
         name=f"reward/{key}",
         problem_id=key,
         instructions=instructions(problem),
         parse=parse_reward,
-        verifier=RewardEvaluator(problem),
-        held_out=RewardHeldOut(problem),
+        verifier=RewardEvaluator(problem, tuner=tuner),
+        held_out=RewardHeldOut(problem, tuner=tuner),
         info={
             "trainer": problem.trainer.__name__.rsplit(".", 1)[-1],
             "search_seeds": ",".join(map(str, SEARCH_SEEDS)),
             "held_out_seeds": ",".join(map(str, HELD_OUT_SEEDS)),
+            "tuning_seeds": ",".join(map(str, TUNING_SEEDS)),
             "success": problem.success_text,
             "eval_starts": str(problem.eval_starts),
             "baselines": "sparse success-only and the environment's own reward, retrained on the held-out "
@@ -90,13 +105,13 @@ def make_task(key: str) -> Task:
     )
 
 
-DR_BOUNDS = {"force": (0.0005, 0.002), "gravity": (0.0015, 0.0035)}
-#: the "real" dynamics of the DrEureka variant; never shown to the model
-DR_REAL_DYNAMICS = ({"force": 0.0007}, {"gravity": 0.0032}, {"force": 0.0008, "gravity": 0.003})
+#: the mountaincar variant's bounds and hidden dynamics (all variants: `tasks/reward/dr.py`)
+DR_BOUNDS = DR_VARIANTS["mountaincar"].bounds
+DR_REAL_DYNAMICS = DR_VARIANTS["mountaincar"].real_dynamics
 
 DR_TEMPLATE = """
 
-This is a sim-to-real task: the policy will be deployed on a real car whose physical parameters differ from
+This is a sim-to-real task: the policy will be deployed on {system} whose physical parameters differ from
 the simulator's by an unknown amount. Besides compute_reward, define at module level the domain randomisation
 to train with, as a literal dict of uniform ranges: RANDOMISE = {{"name": (low, high), ...}}. You may
 randomise: {params}. Each environment draws its parameters from your ranges at every episode start.
@@ -105,17 +120,30 @@ The final check measures success on the real dynamics, which you never see."""
 
 def make_dr_task(key: str) -> Task:
     from verifiers.reward_dr import DomainRandomisedEvaluator, DomainRandomisedHeldOut, describe_bounds
+    from verifiers.reward_tuning import Tuner
 
-    problem = PROBLEMS[key]
-    text = instructions(problem) + DR_TEMPLATE.format(params=describe_bounds(problem, DR_BOUNDS))
+    variant = DR_VARIANTS[key]
+    problem = variant.problem
+    tuner = Tuner()
+    text = instructions(problem) + DR_TEMPLATE.format(
+        system=variant.system, params=describe_bounds(problem, variant.bounds)
+    )
+    held_out = DomainRandomisedHeldOut(
+        problem, variant.bounds, variant.real_dynamics, seeds=variant.seeds, tuner=tuner
+    )
     return Task(
         name=f"reward/{key}-dr",
         problem_id=f"{key}-dr",
         instructions=text,
         parse=parse_reward,
-        verifier=DomainRandomisedEvaluator(problem, DR_BOUNDS),
-        held_out=DomainRandomisedHeldOut(problem, DR_BOUNDS, DR_REAL_DYNAMICS),
-        info={"real_dynamics": repr(DR_REAL_DYNAMICS), "held_out_seeds": ",".join(map(str, HELD_OUT_SEEDS))},
+        verifier=DomainRandomisedEvaluator(problem, variant.bounds, tuner=tuner),
+        held_out=held_out,
+        info={
+            "real_dynamics": repr(variant.real_dynamics),
+            "held_out_seeds": ",".join(map(str, variant.seeds)),
+            "comparison": "the held-out verdict trains your reward with and without your randomisation and "
+            "the environment's reward without it, on the same seeds, and scores all on the real dynamics",
+        },
     )
 
 
@@ -140,3 +168,11 @@ def acrobot_task() -> Task:
 )
 def mountaincar_dr_task() -> Task:
     return make_dr_task("mountaincar")
+
+
+@task(
+    "reward/pendulum-dr",
+    "DrEureka-style: Pendulum reward plus domain randomisation (mass, length, gravity, torque, friction)",
+)
+def pendulum_dr_task() -> Task:
+    return make_dr_task("pendulum")

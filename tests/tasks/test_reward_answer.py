@@ -31,6 +31,7 @@ def test_a_demo_script_after_the_reward_is_dropped_and_said_so() -> None:
         "make_envs(16)\n"
         "trainer = Trainer(gamma=0.99)\n"
         "SCALE = np.array([1.0, 2.0]) * 0.5\n"
+        "RANDOMISE = dict(force=(0.8, 1.2))\n"
         "for seed in range(3):\n    train(envs, compute_reward, seed)\n"
         "print('success')\n"
         "if __name__ == '__main__':\n    main()\n"
@@ -38,9 +39,10 @@ def test_a_demo_script_after_the_reward_is_dropped_and_said_so() -> None:
     out = reward_source(f"```python\n{REWARD}\n{demo}```")
     tree = ast.parse(out)
     kinds = [type(n).__name__ for n in tree.body]
-    assert kinds == ["Import", "Assign", "FunctionDef", "ImportFrom", "Assign"]
+    assert kinds == ["Import", "Assign", "FunctionDef", "ImportFrom", "Assign", "Assign"]
     assert "dropped 5 top-level statement(s)" in out
     assert "Trainer(" not in out and "SCALE = np.array([1.0, 2.0]) * 0.5" in out
+    assert "RANDOMISE = dict(force=(0.8, 1.2))" in out  # reaches its validator, which says what is wrong
     assert "for seed" not in out and "print(" not in out and "__main__" not in out
     assert "def compute_reward" in out and "W = 2.0" in out
 

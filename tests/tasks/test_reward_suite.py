@@ -35,6 +35,14 @@ def test_reward_tasks_are_listed() -> None:
     assert "0.0032" not in dr.instructions  # the real dynamics stay hidden
 
 
+@pytest.mark.parametrize("name", ["reward/mountaincar", "reward/mountaincar-dr"])
+def test_tasks_offer_tuning_and_share_one_tuner_between_search_and_held_out(name: str) -> None:
+    (task,) = load_suite(name).problems
+    assert 'TUNABLE = {"W_HEIGHT": (0.0, 10.0)}' in task.instructions
+    assert "6 short trainings on separate seeds" in task.instructions
+    assert task.verifier.tuner is task.held_out.tuner
+
+
 def test_parse_takes_the_last_python_block_with_compute_reward() -> None:
     text = (
         "Idea.\n```python\nx = 1\n```\nFinal:\n```python\ndef compute_reward(o, a, n, d):\n    return 0\n```"

@@ -1,5 +1,6 @@
 """DrEureka's domain randomisation: ranges are read without running the code, validated, used in training,
-and the held-out check scores unseen perturbed dynamics against training without randomisation."""
+and the held-out check scores unseen perturbed dynamics for the candidate trained with its ranges, the same
+reward trained without them and the environment's reward, all on the same seeds."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import pytest
 
 from agent.types import Hypothesis, VerdictStatus
 from sandboxes.base import Sandbox
+from tasks.reward.dr import DR_VARIANTS
 from tasks.reward.problems import PROBLEMS
+from tasks.reward.sims import pendulum
 from tasks.reward.suite import DR_BOUNDS, DR_REAL_DYNAMICS
 from tests.verifiers import reward_fixtures
 from verifiers.reward_dr import (
@@ -22,6 +25,10 @@ reward_sandbox = reward_fixtures.reward_sandbox
 
 MC = PROBLEMS["mountaincar"]
 WITH_RANGES = MC.env_reward + '\nRANDOMISE = {"force": (0.0006, 0.0012), "gravity": [0.0022, 0.0034]}\n'
+PENDULUM = DR_VARIANTS["pendulum"]
+PENDULUM_RANGES = '\nRANDOMISE = {"m": (0.8, 1.2), "max_torque": (1.6, 2.0), "friction": (0.0, 0.05)}\n'
+#: the environment's own reward for every comparison row: trained without randomisation it IS the baseline
+COMPARED = ("real_success", "real_success_without_randomisation", "baseline_env_real_success")
 
 
 def test_ranges_are_parsed_and_validated_without_running_the_code() -> None:
@@ -34,6 +41,11 @@ def test_ranges_are_parsed_and_validated_without_running_the_code() -> None:
     assert parse_randomisation(
         "import os\nos.system('false')\nRANDOMISE = {'force': (0.001, 0.001)}", DR_BOUNDS
     )
+    assert parse_randomisation(PENDULUM.problem.env_reward + PENDULUM_RANGES, PENDULUM.bounds) == {
+        "m": [0.8, 1.2],
+        "max_torque": [1.6, 2.0],
+        "friction": [0.0, 0.05],
+    }
 
 
 @pytest.mark.parametrize(
@@ -44,19 +56,62 @@ def test_ranges_are_parsed_and_validated_without_running_the_code() -> None:
         ("RANDOMISE = {'force': (0.0001, 0.001)}\n", "need 0.0005 <= low <= high <= 0.002"),
         ("RANDOMISE = {'force': (0.0012, 0.0008)}\n", "low <= high"),
         ("RANDOMISE = {'force': 0.001}\n", "(low, high) pair"),
+        ("RANDOMISE = {'force': (True, 0.001)}\n", "(low, high) pair"),
+        ("RANDOMISE = {'force': (0.0006, 0.001, 0.002)}\n", "(low, high) pair"),
+        ("RANDOMISE = [('force', (0.0006, 0.001))]\n", "must be a dict"),
         ("RANDOMISE = dict(force=(0.001, 0.0012))\n", "literal dict"),
+        ("RANDOMISE = {'force': (0.0006, 2 * 0.0006)}\n", "literal dict"),
         ("RANDOMISE = {'force': (float('nan'), 0.001)}\n", "literal dict"),
+        ("RANDOMISE = {'force': (0.0006\n", "SyntaxError"),
     ],
 )
 def test_bad_ranges_are_rejected_with_a_reason(source: str, needle: str) -> None:
-    with pytest.raises(RandomisationError, match=None) as err:
+    with pytest.raises(RandomisationError) as err:
         parse_randomisation(source, DR_BOUNDS)
     assert needle in str(err.value)
 
 
-async def test_bad_ranges_are_an_invalid_verdict() -> None:
-    verdict = await DomainRandomisedEvaluator(MC, DR_BOUNDS).verify(Hypothesis.create(MC.env_reward))
-    assert verdict.status is VerdictStatus.INVALID and "RANDOMISE" in verdict.feedback
+@pytest.mark.parametrize(
+    ("ranges", "needle"),
+    [
+        ("{'mass': (1.0, 1.5)}", "unknown parameter 'mass' (known: friction, g, l, m, max_torque)"),
+        ("{'friction': (-0.1, 0.1)}", "need 0 <= low <= high <= 0.3"),
+        ("{'max_torque': (1.5, 2.5)}", "need 1 <= low <= high <= 2"),
+        ("{'l': (1.4, 0.8)}", "low <= high"),
+    ],
+)
+def test_pendulum_bounds_cover_its_parameters(ranges: str, needle: str) -> None:
+    with pytest.raises(RandomisationError) as err:
+        parse_randomisation(f"RANDOMISE = {ranges}\n", PENDULUM.bounds)
+    assert needle in str(err.value)
+
+
+async def test_bad_ranges_are_an_invalid_verdict_for_search_and_held_out() -> None:
+    bad = Hypothesis.create(MC.env_reward + "\nRANDOMISE = {'force': (0.0012, 0.0008)}\n")
+    for verifier in (
+        DomainRandomisedEvaluator(MC, DR_BOUNDS),
+        DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS),
+    ):
+        verdict = await verifier.verify(Hypothesis.create(MC.env_reward))
+        assert verdict.status is VerdictStatus.INVALID and "RANDOMISE" in verdict.feedback
+        verdict = await verifier.verify(bad)
+        assert verdict.status is VerdictStatus.INVALID and verdict.score is None
+        assert "force: need 0.0005 <= low <= high <= 0.002" in verdict.feedback
+
+
+def test_friction_brakes_the_pendulum_and_is_drawn_per_environment() -> None:
+    """Friction 0 is gymnasium's pendulum (tests/tasks/test_reward_sims.py); more of it damps the swing."""
+    start = np.array([[np.pi / 2, 0.0]] * 3)
+    params = dict(pendulum.PARAMS, friction=np.array([0.0, 0.1, 0.3]))
+    state = start
+    speeds = []
+    for _ in range(60):
+        state, _ = pendulum.step(state, np.zeros(3), params)
+        speeds.append(np.abs(state[:, 1]))
+    peak = np.max(speeds, axis=0)
+    assert peak[0] > peak[1] > peak[2]
+    alone, _ = pendulum.step(start[1:2], np.zeros(1), dict(pendulum.PARAMS, friction=0.1))
+    np.testing.assert_array_equal(pendulum.step(start, np.zeros(3), params)[0][1], alone[0])
 
 
 async def test_randomisation_reaches_training(reward_sandbox: Sandbox) -> None:
@@ -67,14 +122,44 @@ async def test_randomisation_reaches_training(reward_sandbox: Sandbox) -> None:
     assert not np.array_equal(randomised.policies[0], plain.policies[0])
 
 
-async def test_held_out_scores_unseen_dynamics_against_no_randomisation(reward_sandbox: Sandbox) -> None:
-    held_out = DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=(1000,), sandbox=reward_sandbox)
+async def test_held_out_compares_randomised_plain_and_env_on_the_same_seeds(reward_sandbox: Sandbox) -> None:
+    seeds = (1000, 1001)
+    held_out = DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=seeds, sandbox=reward_sandbox)
     verdict = await held_out.verify(Hypothesis.create(WITH_RANGES))
-    assert verdict.score is not None and 0.0 <= verdict.score <= 1.0
-    assert verdict.score == verdict.metrics["real_success_seed_1000"]
     m = verdict.metrics
-    assert 0.0 <= m["real_success_without_randomisation"] <= 1.0 and m["sim_success"] >= 0.9
-    assert m["margin_vs_no_randomisation"] == pytest.approx(
-        verdict.score - m["real_success_without_randomisation"]
+    assert verdict.score is not None and verdict.score == m["real_success"]
+    for stem in COMPARED:
+        assert 0.0 <= m[stem] <= 1.0
+        per_seed = [m[f"{stem}_seed_{s}"] for s in seeds]
+        per_dynamics = [m[f"{stem}_dynamics_{j}"] for j in range(len(DR_REAL_DYNAMICS))]
+        assert m[stem] == pytest.approx(np.mean(per_seed)) == pytest.approx(np.mean(per_dynamics))
+    # the candidate is the environment's reward: trained without randomisation it is the baseline, exactly
+    assert m["real_success_without_randomisation"] == m["baseline_env_real_success"]
+    assert m["sim_success_without_randomisation"] == m["baseline_env_sim_success"] >= 0.9
+    assert m["margin_vs_no_randomisation"] == pytest.approx(m["real_success"] - m[COMPARED[1]])
+    assert m["margin_vs_env"] == pytest.approx(m["real_success"] - m[COMPARED[2]])
+    for text in ("with your randomisation", "without randomisation", "environment's reward", "force=0.00075"):
+        assert text in verdict.feedback
+    assert "force in [0.0006, 0.0012], gravity in [0.0022, 0.0034]" in verdict.feedback
+
+
+async def test_held_out_is_deterministic_and_empty_ranges_change_nothing(reward_sandbox: Sandbox) -> None:
+    def make() -> DomainRandomisedHeldOut:
+        return DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=(1000,), sandbox=reward_sandbox)
+
+    first = await make().verify(Hypothesis.create(WITH_RANGES))
+    second = await make().verify(Hypothesis.create(WITH_RANGES))
+    assert first.metrics == second.metrics and first.feedback == second.feedback
+    none = await make().verify(Hypothesis.create(MC.env_reward + "\nRANDOMISE = {}\n"))
+    assert none.metrics["margin_vs_no_randomisation"] == 0.0 == none.metrics["margin_vs_env"]
+    assert none.metrics["real_success"] == first.metrics["baseline_env_real_success"]
+
+
+async def test_pendulum_dr_trains_with_friction_and_reports_the_comparison(reward_sandbox: Sandbox) -> None:
+    held_out = DomainRandomisedHeldOut(
+        PENDULUM.problem, PENDULUM.bounds, PENDULUM.real_dynamics, seeds=(1000,), sandbox=reward_sandbox
     )
-    assert "without randomisation" in verdict.feedback
+    verdict = await held_out.verify(Hypothesis.create(PENDULUM.problem.env_reward + PENDULUM_RANGES))
+    assert verdict.status in (VerdictStatus.OK, VerdictStatus.FAIL), verdict.feedback
+    assert all(0.0 <= verdict.metrics[stem] <= 1.0 for stem in COMPARED)
+    assert "friction in [0, 0.05]" in verdict.feedback and "friction=0.1" in verdict.feedback

@@ -188,3 +188,21 @@ async def test_a_returned_policy_is_scored_by_the_host_not_by_the_job() -> None:
         result.model_copy(update={"stdout": forged}), (0,)
     )
     assert verdict.score == 0.0 and verdict.status is VerdictStatus.FAIL
+
+
+USES_ENV_CONSTANTS = """import numpy as np
+
+PARAMS["force"] = 0.0  # a copy: the trainer's dynamics keep their force
+
+
+def compute_reward(obs, action, next_obs, done):
+    step = -np.ones(len(obs)) + 0.0 * (next_obs[:, 0] >= GOAL_POSITION)
+    return step, {"step": step}
+"""
+
+
+async def test_the_simulators_constants_are_in_scope_as_copies(reward_sandbox: Sandbox) -> None:
+    verdict = await verify(reward_sandbox, USES_ENV_CONSTANTS)
+    same_reward = await verify(reward_sandbox, MC.env_reward)
+    assert verdict.status is VerdictStatus.OK, verdict.feedback
+    assert verdict.score == same_reward.score  # identical rewards, identical dynamics, identical policy

@@ -4,7 +4,9 @@ State is float64 `(n, 2)`: angle theta (0 = upright, wraps freely) and angular v
 observation is `(n, 3)`: cos(theta), sin(theta), angular velocity. The action is a float torque `(n,)`,
 clipped to [-2, 2]. Episodes never terminate early; they last 200 steps. Start: theta uniform in [-pi, pi],
 velocity uniform in [-1, 1]. Success: |theta| < 0.3 rad (wrapped) for each of the last 40 steps.
-The dynamics match gymnasium's Pendulum-v1 step for step.
+The dynamics match gymnasium's Pendulum-v1 step for step at the nominal PARAMS; `friction` (viscous, in the
+joint) is not in gymnasium and is 0 there, so a domain-randomised run can vary all of mass, length, gravity,
+actuator strength and friction.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ N_ACTIONS = 0  # continuous torque
 MAX_STEPS = 200
 #: success: the goal condition holds for this many consecutive steps at the end of the episode
 GOAL_HOLD_STEPS = 40
-PARAMS = {"g": 10.0, "m": 1.0, "l": 1.0, "max_torque": 2.0}
+#: physical parameters (a domain-randomised run may pass arrays of shape (n,) instead); `friction` is a
+#: viscous joint friction torque per rad/s, 0 in gymnasium's Pendulum-v1
+PARAMS = {"g": 10.0, "m": 1.0, "l": 1.0, "max_torque": 2.0, "friction": 0.0}
 
 MAX_SPEED = 8.0
 DT = 0.05
@@ -44,7 +48,8 @@ def step(state: np.ndarray, action: np.ndarray, params: dict | None = None) -> t
     th, thdot = state[:, 0], state[:, 1]
     u = np.clip(action, -p["max_torque"], p["max_torque"])
     g, m, length = p["g"], p["m"], p["l"]
-    newthdot = thdot + (3 * g / (2 * length) * np.sin(th) + 3.0 / (m * length**2) * u) * DT
+    torque = u - p["friction"] * thdot  # exactly u at the nominal friction 0
+    newthdot = thdot + (3 * g / (2 * length) * np.sin(th) + 3.0 / (m * length**2) * torque) * DT
     newthdot = np.clip(newthdot, -MAX_SPEED, MAX_SPEED)
     newth = th + newthdot * DT
     return np.stack([newth, newthdot], axis=1), np.zeros(len(state), dtype=bool)
