@@ -25,11 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_md import write_section
+
 from agent.models.local_weights import default_model_spec
 from agent.types import Hypothesis
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "RESULTS.md"
 HEADING = "## Refine with the local model"
 TASKS = ("reward/mountaincar", "reward/pendulum", "reward/acrobot", "loss/noisy-digits")
 
@@ -178,19 +179,7 @@ def main() -> None:
     lines = head + rows
     print("\n".join(lines))
     if not args.no_write:
-        write_section(lines)
-
-
-def write_section(lines: list[str]) -> None:
-    text = RESULTS.read_text(encoding="utf-8")
-    section = f"{HEADING}\n\n" + "\n".join(lines) + "\n"
-    start = text.find(HEADING)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("" if end < 0 else text[end:])
-    RESULTS.write_text(text, encoding="utf-8")
+        write_section(HEADING, lines)
 
 
 if __name__ == "__main__":

@@ -15,14 +15,14 @@ import asyncio
 import os
 import platform
 import time
-from pathlib import Path
+
+from results_md import write_section
 
 from agent.types import Hypothesis
 from sandboxes import close_sandbox, get_sandbox
 from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS
 from verifiers.reward_eval import RewardEvaluator
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Reward evaluator"
 
 
@@ -71,18 +71,6 @@ async def bench(tasks: list[str]) -> list[str]:
     return head + rows
 
 
-def write_section(lines: list[str]) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{HEADING}\n\n" + "\n".join(lines) + "\n"
-    start = text.find(HEADING)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("" if end < 0 else text[end:])
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--tasks", default=",".join(PROBLEMS))
@@ -91,7 +79,7 @@ def main() -> None:
     lines = asyncio.run(bench([t.strip() for t in args.tasks.split(",") if t.strip()]))
     print("\n".join(lines))
     if not args.no_write:
-        write_section(lines)
+        write_section(HEADING, lines)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,14 @@ import os
 import platform
 import statistics
 import time
-from pathlib import Path
+
+from results_md import write_section
 
 from agent.types import Hypothesis
 from sandboxes import close_sandbox, get_sandbox
 from tasks.reward.dr import DR_VARIANTS
 from verifiers.reward_dr import DomainRandomisedHeldOut
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Domain randomisation"
 
 #: label -> RANDOMISE, per task: a narrower and a wider guess around the nominal parameters
@@ -132,18 +132,6 @@ async def bench(tasks: list[str], n_seeds: int | None) -> list[str]:
     return head + rows + ["", *notes]
 
 
-def write_section(lines: list[str]) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{HEADING}\n\n" + "\n".join(lines) + "\n"
-    start = text.find(HEADING)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("" if end < 0 else text[end:])
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--tasks", default=",".join(DR_VARIANTS))
@@ -153,7 +141,7 @@ def main() -> None:
     lines = asyncio.run(bench([t.strip() for t in args.tasks.split(",") if t.strip()], args.seeds))
     print("\n".join(lines))
     if not args.no_write:
-        write_section(lines)
+        write_section(HEADING, lines)
 
 
 if __name__ == "__main__":

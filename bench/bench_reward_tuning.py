@@ -17,14 +17,14 @@ import asyncio
 import os
 import platform
 import time
-from pathlib import Path
+
+from results_md import write_section
 
 from sandboxes import close_sandbox, get_sandbox
 from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS, TUNING_SEEDS
 from verifiers.reward_eval import RewardEvaluator
 from verifiers.reward_tuning import DEFAULT_BUDGET, Tuner
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Reward tuning"
 
 SHAPED = """import numpy as np
@@ -98,18 +98,6 @@ async def bench() -> list[str]:
     return head + rows
 
 
-def write_section(lines: list[str]) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    section = f"{HEADING}\n\n" + "\n".join(lines) + "\n"
-    start = text.find(HEADING)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(HEADING))
-        text = text[:start] + section + ("" if end < 0 else text[end:])
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--no-write", action="store_true")
@@ -117,7 +105,7 @@ def main() -> None:
     lines = asyncio.run(bench())
     print("\n".join(lines))
     if not args.no_write:
-        write_section(lines)
+        write_section(HEADING, lines)
 
 
 if __name__ == "__main__":
