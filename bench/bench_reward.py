@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import time
 
-from results_md import write_section
+from results_md import machine_line, write_section
 
 from agent.types import Hypothesis
 from sandboxes import close_sandbox, get_sandbox
@@ -57,11 +55,8 @@ async def bench(tasks: list[str]) -> list[str]:
                     print(rows[-1], flush=True)
     finally:
         await close_sandbox()
-    kind = type(sandbox).__name__
     head = [
-        f"Machine: {os.cpu_count()} CPUs, {platform.python_version()}, sandbox {kind}, measured "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average at the end "
-        f"{os.getloadavg()[0]:.1f} (a shared machine: other work was running).",
+        machine_line(sandbox),
         f"Seconds per candidate evaluation (3 seeds, sandbox round trip + training + host scoring): "
         f"mean {sum(walls) / len(walls):.1f}, max {max(walls):.1f} (target <= 10); training CPU seconds "
         f"(all seeds, inside the job) mean {sum(cpus) / len(cpus):.1f}, max {max(cpus):.1f}. Wall "

@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
-import platform
 import statistics
 import time
 
-from results_md import write_section
+from results_md import machine_line, write_section
 
 from agent.types import Hypothesis
 from sandboxes import close_sandbox, get_sandbox
@@ -114,15 +112,11 @@ async def bench(tasks: list[str], n_seeds: int | None) -> list[str]:
                 print(rows[-1], flush=True)
     finally:
         await close_sandbox()
-    kind = type(sandbox).__name__
     head = [
         f"`bench/bench_reward_dr.py`: the environment's reward of each DR task trained on the held-out seeds "
         "with a hand-written randomisation and without any, through the task's held-out verifier, scored on "
         "the task's hidden perturbed dynamics (`tasks/reward/dr.py`) and in the nominal simulator. "
-        "Machine: "
-        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, sandbox {kind}, measured "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average at the end "
-        f"{os.getloadavg()[0]:.1f} (shared machine: other work was running). Real success is the mean over "
+        f"{machine_line(sandbox)} Real success is the mean over "
         "seeds and dynamics (in brackets: the mean over seeds of randomised minus unrandomised success of "
         "the same seed, +- its standard error); per dynamics is in the order of the list below; seeds "
         "better/worse counts seeds whose randomised policy beat / fell below the unrandomised one of the "

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import time
 
-from results_md import write_section
+from results_md import machine_line, write_section
 
 from sandboxes import close_sandbox, get_sandbox
 from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS, TUNING_SEEDS
@@ -83,11 +81,8 @@ async def bench() -> list[str]:
             print(rows[-1], flush=True)
     finally:
         await close_sandbox()
-    kind = type(sandbox).__name__
     head = [
-        f"Machine: {os.cpu_count()} CPUs, {platform.python_version()}, sandbox {kind}, measured "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average at the end "
-        f"{os.getloadavg()[0]:.1f} (a shared machine: other work was running).",
+        machine_line(sandbox),
         f"`bench/bench_reward_tuning.py`: reward/mountaincar, sparse goal + `W_SHAPING` x energy shaping. "
         f"Tuning: {DEFAULT_BUDGET} trainings (the written value included) on tuning seeds "
         f"{list(TUNING_SEEDS)}, 2 at a time, then the final training on the search seeds "

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from agent.errors import VerifierError
 from agent.types import Hypothesis, Verdict, VerdictStatus
 from sandboxes.base import ExecResult, Job, Limits, Sandbox
+from sandboxes.shared import run_job
 
 HARNESS_SOURCE = Path(__file__).with_name("loss_harness.py")
 RESULT_MARK = "@@ASSAY-LOSS-RESULT@@"  # equal to loss_harness.RESULT_MARK; that module imports torch
@@ -115,17 +116,9 @@ class LossTrainingVerifier:
         }
         return Job(command=["python3", "trainer.py"], files=files, env=dict(THREAD_ENV), limits=self.limits)
 
-    async def _run(self, job: Job) -> ExecResult:
-        sandbox = self._sandbox
-        if sandbox is None:
-            from sandboxes.shared import get_sandbox
-
-            sandbox = await get_sandbox()
-        return await sandbox.run(job)
-
     async def verify(self, hypothesis: Hypothesis) -> Verdict:
         started = time.monotonic()
-        result = await self._run(self.job(hypothesis.content))
+        result = await run_job(self.job(hypothesis.content), self._sandbox)
         verdict = self.judge(result)
         return verdict.model_copy(update={"duration_s": time.monotonic() - started})
 

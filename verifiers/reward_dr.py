@@ -22,6 +22,7 @@ from sandboxes.base import Limits, Sandbox
 from tasks.reward.problems import HELD_OUT_SEEDS, SEARCH_SEEDS, RewardProblem
 from verifiers.reward_dr_report import Transfer, comparison_metrics, comparison_text, measure
 from verifiers.reward_eval import RewardEvaluator, Trained, require_ok
+from verifiers.reward_tunable import number_pair
 from verifiers.reward_tuning import Tuner
 
 RANDOMISE_NAME = "RANDOMISE"
@@ -57,11 +58,10 @@ def parse_randomisation(source: str, bounds: Mapping[str, tuple[float, float]]) 
     for name, pair in value.items():
         if name not in bounds:
             raise RandomisationError(f"unknown parameter {name!r} (known: {', '.join(sorted(bounds))})")
-        ok = isinstance(pair, tuple | list) and len(pair) == 2
-        ok = ok and all(isinstance(x, int | float) and not isinstance(x, bool) for x in pair)
-        if not ok:
+        numbers = number_pair(pair)
+        if numbers is None:
             raise RandomisationError(f"{name}: give a (low, high) pair of numbers, got {pair!r}")
-        low, high = float(pair[0]), float(pair[1])
+        low, high = numbers
         lo_bound, hi_bound = bounds[name]
         if not (math.isfinite(low) and math.isfinite(high) and lo_bound <= low <= high <= hi_bound):
             raise RandomisationError(

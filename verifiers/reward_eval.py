@@ -28,6 +28,7 @@ import numpy as np
 from agent.errors import VerifierError
 from agent.types import Hypothesis, Verdict, VerdictStatus
 from sandboxes.base import ExecResult, Job, Limits, Sandbox
+from sandboxes.shared import run_job
 from tasks.reward.problems import SEARCH_SEEDS, RewardProblem
 from tasks.reward.runner import MAX_COMPONENTS, RESULT_MARK
 from verifiers.reward_feedback import merge_windows, reflection
@@ -169,14 +170,6 @@ class RewardEvaluator:
         }
         return Job(command=["python3", "runner.py"], files=files, env=dict(THREAD_ENV), limits=self.limits)
 
-    async def _run(self, job: Job) -> ExecResult:
-        sandbox = self._sandbox
-        if sandbox is None:
-            from sandboxes.shared import get_sandbox
-
-            sandbox = await get_sandbox()
-        return await sandbox.run(job)
-
     async def verify(self, hypothesis: Hypothesis) -> Verdict:
         started = time.monotonic()
         verdict, _, _ = await self.train_tuned(hypothesis.content)
@@ -206,7 +199,7 @@ class RewardEvaluator:
                 status=VerdictStatus.INVALID, feedback=f"Not a valid reward function: {problem}"
             ), None
         use = self.seeds if seeds is None else tuple(seeds)
-        result = await self._run(self.job(source, use, constants))
+        result = await run_job(self.job(source, use, constants), self._sandbox)
         return await self.judge(result, use)
 
     async def judge(self, result: ExecResult, seeds: Sequence[int]) -> tuple[Verdict, Trained | None]:

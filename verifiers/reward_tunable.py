@@ -37,6 +37,18 @@ class Tunable:
         return self.low > 0 and self.high / self.low >= 10
 
 
+def number_pair(pair: object) -> tuple[float, float] | None:
+    """`pair` as (low, high) floats when it is a 2-item tuple or list of (non-bool) numbers, else None.
+
+    TUNABLE and DrEureka's RANDOMISE both declare ranges this way; each checks the bounds it needs.
+    """
+    if not (isinstance(pair, tuple | list) and len(pair) == 2):
+        return None
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in pair):
+        return None
+    return float(pair[0]), float(pair[1])
+
+
 def _number(node: ast.expr) -> float | None:
     """The value of an int/float literal (optionally negated); None for anything else, bools included."""
     try:
@@ -142,11 +154,10 @@ def parse_tunable(source: str) -> tuple[Tunable, ...]:
             raise TunableError(f"{TUNABLE_NAME} keys must be names of your constants, got {name!r}")
         if name == TUNABLE_NAME:
             raise TunableError(f"{TUNABLE_NAME} cannot tune itself")
-        ok = isinstance(pair, tuple | list) and len(pair) == 2
-        ok = ok and all(isinstance(x, int | float) and not isinstance(x, bool) for x in pair)
-        if not ok:
+        bounds = number_pair(pair)
+        if bounds is None:
             raise TunableError(f"{name}: give a (low, high) pair of numbers, got {pair!r}")
-        low, high = float(pair[0]), float(pair[1])
+        low, high = bounds
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
             raise TunableError(f"{name}: need finite low < high, got ({pair[0]!r}, {pair[1]!r})")
         written = _written_value(name, bound)
