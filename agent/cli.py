@@ -15,13 +15,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from agent.config import DEFAULT_DB, RunConfig, build_config, read_config_file
-from agent.errors import AssayError
-from agent.progress import ProgressDisplay
-from agent.runner import RunResult, execute, load_stored_config, prepare
-from agent.store import Store
-from agent.strategies import STRATEGIES
-from tasks.base import list_tasks
+from agent.kernel.errors import AssayError
+from agent.kernel.plugins import list_tasks
+from agent.run.config import DEFAULT_DB, RunConfig, build_config, read_config_file
+from agent.run.progress import ProgressDisplay
+from agent.run.runner import RunResult, execute, load_stored_config, prepare
+from agent.search.strategies import STRATEGIES
+from agent.store.sqlite import Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verifier-driven agentic search.")
 out = Console(soft_wrap=True)
@@ -30,14 +30,19 @@ DbOption = Annotated[Path, typer.Option("--db", help="run store (SQLite); env AS
 
 
 def _check_packages() -> None:
-    """Our top-level package names are generic; refuse to run against someone else's `verifiers`."""
-    import verifiers
+    """Our top-level package names are generic; refuse to run against someone else's `verifiers` (or
+    `tasks`, `sandboxes`): each must sit beside this `agent` package, as one installation puts them."""
+    import importlib.util
 
-    if not getattr(verifiers, "__assay__", False):
-        raise AssayError(
-            f"the 'verifiers' package at {verifiers.__file__} is not assay's: install assay in its own "
-            "virtual environment"
-        )
+    home = Path(__file__).resolve().parent.parent
+    for name in ("verifiers", "sandboxes", "tasks"):
+        spec = importlib.util.find_spec(name)
+        origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
+        if origin is None or origin.parent.parent != home:
+            where = "is missing" if origin is None else f"at {origin.parent} is not assay's"
+            raise AssayError(
+                f"the '{name}' package {where}: install assay in its own virtual environment"
+            )
 
 
 @app.command("tasks")

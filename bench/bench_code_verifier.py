@@ -14,12 +14,12 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 
-from agent.types import Hypothesis
+from agent.kernel.types import Hypothesis
 from sandboxes import DockerSandboxConfig, Job, ProcessSandboxConfig, Sandbox
 from sandboxes.availability import docker_status
 from sandboxes.config import DEFAULT_IMAGE
 from tasks.code.humaneval import canonical_program, make_task, problems
-from verifiers.code_verifier import CodeTestVerifier
+from verifiers.code.verifier import CodeTestVerifier
 
 
 def p95(values: list[float]) -> float:

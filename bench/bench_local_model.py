@@ -29,8 +29,8 @@ _LONG_PROMPT = " ".join(f"Item {i}: the quick brown fox jumps over the lazy dog.
 
 def measure_one(name: str, threads: int) -> dict[str, float | int | str]:
     """Runs inside the child: load, then time a long prompt (prefill) and a long answer (decode)."""
+    from agent.kernel.types import Message
     from agent.models.local_model import LocalModel
-    from agent.types import Message
 
     model = LocalModel(name, n_threads=threads)
     started = time.monotonic()
@@ -68,8 +68,8 @@ def measure_one(name: str, threads: int) -> dict[str, float | int | str]:
 
 def concurrency_one(name: str, threads: int) -> dict[str, float]:
     """Two runs sharing one model at once vs one after the other: serialised, so the totals should match."""
+    from agent.kernel.types import Message
     from agent.models.local_model import LocalModel
-    from agent.types import Message
 
     a, b = LocalModel(name, n_threads=threads), LocalModel(name, n_threads=threads)
     a.load()

@@ -15,8 +15,8 @@ import os
 import statistics
 import time
 
-from agent.types import Hypothesis
-from sandboxes.base import Sandbox
+from agent.kernel.sandbox import Sandbox
+from agent.kernel.types import Hypothesis
 from sandboxes.config import DockerSandboxConfig, ProcessSandboxConfig
 from tasks.loss import known_losses as K
 from tasks.loss import noisy_digits_task, preference_task

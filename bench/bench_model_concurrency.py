@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support when run as a script
 
+from agent.kernel.types import Message
 from agent.models import ModelSettings, make_model
-from agent.types import Message
 from tests.support import Reply, ScriptedLLMServer
 
 SPECS = {

@@ -15,8 +15,8 @@ import asyncio
 import os
 from dataclasses import replace
 
-from agent.types import Hypothesis
-from sandboxes.base import Sandbox
+from agent.kernel.sandbox import Sandbox
+from agent.kernel.types import Hypothesis
 from sandboxes.config import DockerSandboxConfig, ProcessSandboxConfig
 from tasks.loss import known_losses, preference_task
 from tasks.loss.preference import PreferenceConfig

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from results_md import write_section
 
+from agent.kernel.types import Hypothesis
 from agent.models.local_weights import default_model_spec
-from agent.types import Hypothesis
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Refine with the local model"
@@ -92,8 +92,8 @@ def run_task(task: str, samples: int, iterations: int, seed: int, workdir: Path)
 
 def cross_entropy_held_out() -> float | None:
     """Cross-entropy through loss/noisy-digits' own held-out verifier (the loss baseline)."""
+    from agent.kernel.plugins import load_suite
     from sandboxes import close_sandbox
-    from tasks.base import load_suite
     from tasks.loss import known_losses
 
     async def go() -> float | None:

@@ -16,10 +16,10 @@ import time
 
 from results_md import machine_line, write_section
 
-from agent.types import Hypothesis
+from agent.kernel.types import Hypothesis
 from sandboxes import close_sandbox, get_sandbox
 from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS
-from verifiers.reward_eval import RewardEvaluator
+from verifiers.reward.evaluator import RewardEvaluator
 
 HEADING = "## Reward evaluator"
 

@@ -20,10 +20,10 @@ import time
 
 from results_md import machine_line, write_section
 
-from agent.types import Hypothesis
+from agent.kernel.types import Hypothesis
 from sandboxes import close_sandbox, get_sandbox
 from tasks.reward.dr import DR_VARIANTS
-from verifiers.reward_dr import DomainRandomisedHeldOut
+from verifiers.reward.dr import DomainRandomisedHeldOut
 
 HEADING = "## Domain randomisation"
 

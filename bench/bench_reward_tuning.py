@@ -20,8 +20,8 @@ from results_md import machine_line, write_section
 
 from sandboxes import close_sandbox, get_sandbox
 from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS, TUNING_SEEDS
-from verifiers.reward_eval import RewardEvaluator
-from verifiers.reward_tuning import DEFAULT_BUDGET, Tuner
+from verifiers.reward.evaluator import RewardEvaluator
+from verifiers.reward.tuning import DEFAULT_BUDGET, Tuner
 
 HEADING = "## Reward tuning"
 

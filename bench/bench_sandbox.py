@@ -23,8 +23,8 @@ from pathlib import Path
 
 import docker
 
+from agent.kernel.sandbox import Job, Limits, Sandbox
 from sandboxes.availability import docker_status
-from sandboxes.base import Job, Limits, Sandbox
 from sandboxes.config import DEFAULT_IMAGE, DockerSandboxConfig, ProcessSandboxConfig
 
 HOST_PYTHON = "/usr/bin/python3"

@@ -20,13 +20,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from agent.kernel.types import Budget  # noqa: E402
 from agent.models.base import ModelSettings, make_model  # noqa: E402
-from agent.search import Search, SearchSettings  # noqa: E402
-from agent.store import Store  # noqa: E402
-from agent.strategies import make_strategy  # noqa: E402
-from agent.types import Budget  # noqa: E402
+from agent.search.loop import Search, SearchSettings  # noqa: E402
+from agent.search.strategies import make_strategy  # noqa: E402
+from agent.store.sqlite import Store  # noqa: E402
+from tasks.example.guess import make_guess_task  # noqa: E402
 from tests.support.llm_server import ScriptedLLMServer  # noqa: E402
-from tests.support.toy_tasks import make_guess_task  # noqa: E402
 
 _CHILD = """
 import itertools, sys

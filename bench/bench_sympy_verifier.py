@@ -11,15 +11,15 @@ import os
 import statistics
 import time
 
-from agent.types import Hypothesis
-from verifiers.child import max_concurrency, run_in_child, start_forkserver
-from verifiers.sympy_verifier import SympyVerifier
+from agent.kernel.types import Hypothesis
+from sandboxes.child import max_concurrency, run_in_child, start_forkserver
+from verifiers.sympy.verifier import SympyVerifier
 
 
 def _suite_generation() -> dict[str, float]:
     import sympy  # noqa: F401  (imported once, as the CLI would have by then)
 
-    from tasks.math import FAMILIES, build_suite
+    from tasks.math.suites import FAMILIES, build_suite
 
     times = {}
     for family in FAMILIES:
@@ -58,7 +58,7 @@ async def _main() -> None:
             await identity.verify(Hypothesis.create(f"2*sin(x)*cos(x) + {i} - {i}*1"))
             numeric[mode].append(time.perf_counter() - t)
 
-    from tasks.math import FAMILIES, problems
+    from tasks.math.suites import FAMILIES, problems
 
     chosen = [p for f in FAMILIES for p in problems(f)]
     throughput = {}

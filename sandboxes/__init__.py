@@ -1,6 +1,6 @@
 """Sandboxes that run untrusted candidate code under hard limits."""
 
-from sandboxes.base import ExecResult, Job, Limits, Sandbox
+from agent.kernel.sandbox import ExecResult, Job, Limits, Sandbox
 from sandboxes.config import DockerSandboxConfig, ProcessSandboxConfig, SandboxConfig
 from sandboxes.shared import close_sandbox, configure, get_sandbox
 

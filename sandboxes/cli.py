@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from agent.errors import SandboxError
+from agent.kernel.errors import SandboxError
 from sandboxes.availability import docker_status
 from sandboxes.config import DEFAULT_IMAGE, DockerSandboxConfig, ProcessSandboxConfig
 
@@ -72,7 +72,7 @@ def check(image: Annotated[str, typer.Option(help="image to look for")] = DEFAUL
 
 
 async def _probe(config: DockerSandboxConfig | ProcessSandboxConfig) -> bool:
-    from sandboxes.base import Job
+    from agent.kernel.sandbox import Job
 
     sandbox = config.build()
     try:

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sandboxes.base import Sandbox
+from agent.kernel.sandbox import Sandbox
 
 DEFAULT_IMAGE = "assay-sandbox:latest"
 
@@ -35,7 +35,7 @@ class DockerSandboxConfig(BaseModel):
     start_timeout_s: float = Field(default=60.0, gt=0)
 
     def build(self) -> Sandbox:
-        from sandboxes.docker_sandbox import DockerSandbox
+        from sandboxes.docker import DockerSandbox
 
         return DockerSandbox(self)
 

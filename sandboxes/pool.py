@@ -19,8 +19,8 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from agent.errors import SandboxError
-from sandboxes.base import ExecResult, Job
+from agent.kernel.errors import SandboxError
+from agent.kernel.sandbox import ExecResult, Job
 from sandboxes.protocol import FrameReader, WorkerLost, encode_job, max_reply_bytes, parse_reply
 
 HOST_GRACE_S = 5.0

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sandboxes.base import ExecResult, Job
+from agent.kernel.sandbox import ExecResult, Job
 from sandboxes.pool import WorkerHandle, WorkerPool
 from sandboxes.protocol import FdSource, FrameReader, WorkerLost
 from sandboxes.worker import remove_tree

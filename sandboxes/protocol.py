@@ -17,8 +17,8 @@ from abc import ABC, abstractmethod
 
 from pydantic import ValidationError
 
-from agent.errors import SandboxError
-from sandboxes.base import ExecResult, Job
+from agent.kernel.errors import SandboxError
+from agent.kernel.sandbox import ExecResult, Job
 
 JSON_OVERHEAD = 1 << 20
 

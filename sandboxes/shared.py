@@ -11,7 +11,7 @@ import asyncio
 import sys
 import threading
 
-from sandboxes.base import ExecResult, Job, Sandbox
+from agent.kernel.sandbox import Sandbox
 from sandboxes.config import DockerSandboxConfig, ProcessSandboxConfig, SandboxConfig
 
 _lock = threading.Lock()
@@ -70,11 +70,6 @@ async def get_sandbox() -> Sandbox:
     if why is not None:
         _warn_once(why)
     return result
-
-
-async def run_job(job: Job, sandbox: Sandbox | None = None) -> ExecResult:
-    """Run `job` on `sandbox`, or on the shared one when None (verifiers take a sandbox only in tests)."""
-    return await (sandbox or await get_sandbox()).run(job)
 
 
 async def close_sandbox() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from agent.errors import ParseError
+from agent.kernel.errors import ParseError
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
 

@@ -1,7 +1,11 @@
-"""assay's verifiers: each turns a hypothesis into a Verdict."""
+"""assay's verifiers: each turns a hypothesis into a Verdict.
 
-__assay__ = True  # lets assay detect a different `verifiers` distribution shadowing this package
+`sandboxed.py` is what every sandboxed verifier shares (the job, the result record, the ladder for a job
+that did not finish); each family is a sub-package that defines the problem protocol it needs and keeps the
+programs it ships into the sandbox in its `shipped/` folder: `sympy/`, `code/`, `reward/`, `loss/`.
+Families never import each other, and nothing here imports a task suite.
+"""
 
-from verifiers.base import Verifier
+from agent.kernel.verifier import Verifier
 
 __all__ = ["Verifier"]

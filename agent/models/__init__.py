@@ -1,5 +1,6 @@
 """Model adapters behind one async protocol."""
 
-from agent.models.base import ApiModel, Model, ModelSettings, make_model
+from agent.kernel.model import Model
+from agent.models.base import ApiModel, ModelSettings, make_model
 
 __all__ = ["ApiModel", "Model", "ModelSettings", "make_model"]

@@ -13,28 +13,11 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
-from agent.errors import ConfigError, ModelError, TransientModelError
-from agent.registry import Registry
-from agent.types import Completion, Message
-
-
-@runtime_checkable
-class Model(Protocol):
-    name: str
-
-    async def generate(
-        self,
-        messages: Sequence[Message],
-        *,
-        n: int = 1,
-        temperature: float = 0.8,
-        max_tokens: int = 1024,
-        seed: int | None = None,
-    ) -> list[Completion]: ...
-
-    async def close(self) -> None: ...
+from agent.kernel.errors import ConfigError, ModelError, TransientModelError
+from agent.kernel.model import Model
+from agent.kernel.registry import Registry
+from agent.kernel.types import Completion, Message
 
 
 @dataclass(frozen=True)

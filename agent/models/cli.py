@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from agent.errors import AssayError
+from agent.kernel.errors import AssayError
 from agent.models.local_weights import (
     DEFAULT_MODEL,
     NAMED_MODELS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from agent.errors import ConfigError
+from agent.kernel.errors import ConfigError
 
 NO_MODEL_HELP = (
     "no --model given and no local model is installed. Either install the embedded default "

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-from agent.errors import MissingCredentialsError, ModelError, TransientModelError
-from agent.types import Usage
+from agent.kernel.errors import MissingCredentialsError, ModelError, TransientModelError
+from agent.kernel.types import Usage
 
 #: statuses a retry can fix: request timeout, conflict/lock, rate limits, and the server's own failures.
 _TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})

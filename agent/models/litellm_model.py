@@ -12,11 +12,11 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent.errors import ConfigError, MissingCredentialsError, ModelError, TransientModelError
+from agent.kernel.errors import ConfigError, MissingCredentialsError, ModelError, TransientModelError
+from agent.kernel.types import Completion, Message
 from agent.models import pricing
 from agent.models.base import PROVIDERS, ApiModel, ModelSettings
 from agent.models.faults import LOCAL_DUMMY_KEY, is_local_url, one_line, read_chat_completion, status_error
-from agent.types import Completion, Message
 
 
 def _error_headers(e: Exception) -> Mapping[str, str] | None:

@@ -33,7 +33,8 @@ from typing import Any
 # that share these 2 cores; libgomp reads this once, when llama_cpp is first imported.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from agent.errors import ConfigError, ModelError
+from agent.kernel.errors import ConfigError, ModelError
+from agent.kernel.types import Completion, Message, Usage
 from agent.models.base import PROVIDERS, ModelSettings
 from agent.models.gguf_check import GGUFError, GGUFInfo, read_gguf
 from agent.models.local_weights import (
@@ -42,7 +43,6 @@ from agent.models.local_weights import (
     ensure_weights,
     progress,
 )
-from agent.types import Completion, Message, Usage
 
 DEFAULT_N_CTX = 8192
 _CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"

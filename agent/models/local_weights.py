@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.errors import ConfigError, ModelError
+from agent.kernel.errors import ConfigError, ModelError
 from agent.models.gguf_check import GGUFError, read_gguf
 
 _CHUNK = 8 * 1024 * 1024

@@ -11,11 +11,11 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from agent.errors import ModelError, TransientModelError
+from agent.kernel.errors import ModelError, TransientModelError
+from agent.kernel.types import Completion, Message
 from agent.models import pricing
 from agent.models.base import PROVIDERS, ApiModel, ModelSettings
 from agent.models.faults import body_message, one_line, read_chat_completion, resolve_api_key, status_error
-from agent.types import Completion, Message
 
 if TYPE_CHECKING:
     import openai

@@ -13,7 +13,7 @@ import os
 import threading
 from types import ModuleType
 
-from agent.types import Usage
+from agent.kernel.types import Usage
 
 _import_lock = threading.Lock()
 _litellm: ModuleType | None = None

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.errors import SandboxError
+from agent.kernel.errors import SandboxError
 from sandboxes.config import DEFAULT_IMAGE
 
 RECIPE_VERSION = "1"

@@ -2,16 +2,16 @@
 
 The benchmark of AlphaEvolve, OpenEvolve and ShinkaEvolve (best known sum about 2.635). The candidate is a
 program whose `pack()` returns the circles; the host checks the geometry strictly (see
-`verifiers/code_packing.py`). The held-out verifier is the same strict check, run again independently, so a
+`tasks/code/packing.py`). The held-out verifier is the same strict check, run again independently, so a
 reported result never rests on the verdict the search saw.
 """
 
 from __future__ import annotations
 
-from sandboxes.base import Limits
-from tasks.base import Task
+from agent.kernel.sandbox import Limits
+from agent.kernel.task import Task
+from tasks.code.packing import CirclePackingVerifier
 from tasks.parsing import code_block
-from verifiers.code_packing import CirclePackingVerifier
 
 N_CIRCLES = 26
 BEST_KNOWN = 2.635

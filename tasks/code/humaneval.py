@@ -12,11 +12,11 @@ import ast
 from functools import cache
 from typing import Any
 
-from sandboxes.base import Limits
-from tasks.base import Task
+from agent.kernel.sandbox import Limits
+from agent.kernel.task import Task
 from tasks.parsing import code_block
-from verifiers.code_run import CodeSpec, TestCase
-from verifiers.code_verifier import CodeTestVerifier
+from verifiers.code.run import CodeSpec, TestCase
+from verifiers.code.verifier import CodeTestVerifier
 
 LIMITS = Limits(wall_s=10.0)
 FALLBACK_ASSERTS = 2

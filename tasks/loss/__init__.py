@@ -1,5 +1,1 @@
-"""Loss-function discovery tasks (LLM-Squared/DiscoPOP style); importing this registers them."""
-
-from tasks.loss import noisy_digits_task, preference_task
-
-__all__ = ["noisy_digits_task", "preference_task"]
+"""Loss-discovery tasks (LLM-Squared/DiscoPOP style): noisy digits and synthetic preference (each registers itself)."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from tasks.loss import digits_data
 from tasks.loss.weights import decode_mlp, finite, mlp_logits
-from verifiers.loss_training import Graded, MalformedRun
+from verifiers.loss.problem import Graded, MalformedRun
 
 CHANCE = 0.1
 LEARNED_MARGIN = 0.1  # a loss that ends within this of chance "trained" but learned nothing
@@ -50,7 +50,7 @@ def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
 class NoisyDigits:
     """A `LossProblem`: ships the noisy training split, grades returned weights on clean held-back data."""
 
-    trainer_source = resources.files("tasks.loss.sandbox").joinpath("digits_trainer.py").read_text("utf-8")
+    trainer_source = resources.files("tasks.loss.shipped").joinpath("digits_trainer.py").read_text("utf-8")
 
     def __init__(self, config: DigitsConfig | None = None) -> None:
         self.config = config or DigitsConfig()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandboxes.base import Limits
+from agent.kernel.sandbox import Limits
 
 
 def training_limits(wall_s: float) -> Limits:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sandboxes.base import Sandbox
-from tasks.base import Task, task
+from agent.kernel.plugins import task
+from agent.kernel.sandbox import Sandbox
+from agent.kernel.task import Task
 from tasks.loss.digits import DigitsConfig, NoisyDigits
 from tasks.loss.known_losses import CLASSIFICATION_SEEDS
 from tasks.loss.limits import training_limits
 from tasks.parsing import code_block
-from verifiers.loss_training import LossTrainingVerifier
+from verifiers.loss.verifier import LossTrainingVerifier
 
 SEARCH_SEEDS = (0, 1, 2)
 HELD_OUT_SEEDS = (100, 101, 102)

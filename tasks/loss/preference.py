@@ -20,7 +20,7 @@ import numpy as np
 
 from tasks.loss import preference_data as pdata
 from tasks.loss.weights import Layer, decode_mlp, finite, mlp_logits
-from verifiers.loss_training import Graded, MalformedRun
+from verifiers.loss.problem import Graded, MalformedRun
 
 REWARD_OF_SPLIT = {"val": "proxy", "test": "gold"}
 REWARD_NAME = {"proxy": "the labeller's reward", "gold": "the gold reward"}
@@ -81,7 +81,7 @@ class SyntheticPreference:
     """A `LossProblem` for DiscoPOP-signature losses; the rewards never leave the host."""
 
     trainer_source = (
-        resources.files("tasks.loss.sandbox").joinpath("preference_trainer.py").read_text("utf-8")
+        resources.files("tasks.loss.shipped").joinpath("preference_trainer.py").read_text("utf-8")
     )
 
     def __init__(self, config: PreferenceConfig | None = None) -> None:

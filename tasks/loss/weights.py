@@ -14,7 +14,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from verifiers.loss_training import MalformedRun
+from verifiers.loss.problem import MalformedRun
 
 Layer = tuple[np.ndarray, np.ndarray]  # (weight [out, in], bias [out]) as torch.nn.Linear stores them
 

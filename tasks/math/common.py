@@ -15,9 +15,9 @@ from typing import Any
 
 import sympy as sp
 
-from tasks.base import Suite, Task
+from agent.kernel.task import Suite, Task
 from tasks.parsing import boxed
-from verifiers.sympy_verifier import CheckKind, SympyVerifier
+from verifiers.sympy.verifier import CheckKind, SympyVerifier
 
 LEVELS: tuple[str, ...] = ("easy", "hard")
 PER_LEVEL = 10

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import re
 
-from agent.errors import ParseError
+from agent.kernel.errors import ParseError
 from tasks.parsing import code_block
 
 LIBRARIES = frozenset({"np", "numpy", "math"})

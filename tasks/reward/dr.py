@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from tasks.reward.problems import CEM_PENDULUM, HELD_OUT_SEEDS, PROBLEMS, RewardProblem, _cem_facts
-from tasks.reward.sims import pendulum
+from tasks.reward.shipped.sims import pendulum
 
 #: training seeds of the held-out comparison. Three more than the plain held-out check: the quantity is a
 #: difference of two means whose per-seed success spreads from ~0.3 to ~1.0 under perturbed dynamics

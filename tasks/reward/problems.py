@@ -14,20 +14,18 @@ from types import ModuleType
 
 import numpy as np
 
-from tasks.reward.sims import acrobot, mountaincar, pendulum
-from tasks.reward.trainers import cem, qlearning
+from tasks.reward.shipped.sims import acrobot, mountaincar, pendulum
+from tasks.reward.shipped.trainers import cem, qlearning
+from verifiers.reward.problem import HELD_OUT_SEEDS, SEARCH_SEEDS, TUNING_SEEDS
 
-PACKAGE_DIR = Path(__file__).parent
-#: training seeds the search uses; the held-out check retrains on HELD_OUT_SEEDS, never seen by the search
-SEARCH_SEEDS = (0, 1, 2)
-HELD_OUT_SEEDS = (1000, 1001, 1002)
-#: training seeds of the inner tuning of a candidate's TUNABLE constants: neither searched nor held out
-TUNING_SEEDS = (500,)
+__all__ = ["HELD_OUT_SEEDS", "PROBLEMS", "SEARCH_SEEDS", "TUNING_SEEDS", "RewardProblem"]
+
+TRAINERS_DIR = Path(__file__).parent / "shipped" / "trainers"
 EVAL_SEED = 12345
 
 
 @dataclass(frozen=True)
-class RewardProblem:
+class RewardProblem:  # implements verifiers.reward.problem.RewardProblem
     name: str
     sim: ModuleType
     trainer: ModuleType
@@ -57,12 +55,10 @@ class RewardProblem:
 
     def job_files(self) -> dict[str, str]:
         """The self-contained sources the job needs (the verifier adds the candidate and the config)."""
-        trainers = PACKAGE_DIR / "trainers"
         return {
             "sim.py": Path(inspect.getfile(self.sim)).read_text(encoding="utf-8"),
             "trainer.py": Path(inspect.getfile(self.trainer)).read_text(encoding="utf-8"),
-            "stats.py": (trainers / "stats.py").read_text(encoding="utf-8"),
-            "runner.py": (PACKAGE_DIR / "runner.py").read_text(encoding="utf-8"),
+            "stats.py": (TRAINERS_DIR / "stats.py").read_text(encoding="utf-8"),
         }
 
     def environment_source(self) -> str:

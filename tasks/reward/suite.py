@@ -7,7 +7,8 @@ when a task is selected, so importing this module stays cheap.
 
 from __future__ import annotations
 
-from tasks.base import Task, task
+from agent.kernel.plugins import task
+from agent.kernel.task import Task
 from tasks.reward.answer import reward_source
 from tasks.reward.dr import DR_VARIANTS
 from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS, TUNING_SEEDS, RewardProblem
@@ -64,8 +65,8 @@ def parse_reward(text: str) -> str:
 
 
 def instructions(problem: RewardProblem) -> str:
-    from verifiers.reward_tunable import MAX_TUNABLE
-    from verifiers.reward_tuning import DEFAULT_BUDGET
+    from verifiers.reward.tunable import MAX_TUNABLE
+    from verifiers.reward.tuning import DEFAULT_BUDGET
 
     return TEMPLATE.format(
         goal=problem.goal,
@@ -79,9 +80,9 @@ def instructions(problem: RewardProblem) -> str:
 
 
 def make_task(key: str) -> Task:
-    from verifiers.reward_eval import RewardEvaluator
-    from verifiers.reward_heldout import RewardHeldOut
-    from verifiers.reward_tuning import Tuner
+    from verifiers.reward.evaluator import RewardEvaluator
+    from verifiers.reward.heldout import RewardHeldOut
+    from verifiers.reward.tuning import Tuner
 
     problem = PROBLEMS[key]
     tuner = Tuner()  # shared: the held-out retrain reuses the search's tuning of the final hypothesis
@@ -119,8 +120,8 @@ The final check measures success on the real dynamics, which you never see."""
 
 
 def make_dr_task(key: str) -> Task:
-    from verifiers.reward_dr import DomainRandomisedEvaluator, DomainRandomisedHeldOut, describe_bounds
-    from verifiers.reward_tuning import Tuner
+    from verifiers.reward.dr import DomainRandomisedEvaluator, DomainRandomisedHeldOut, describe_bounds
+    from verifiers.reward.tuning import Tuner
 
     variant = DR_VARIANTS[key]
     problem = variant.problem

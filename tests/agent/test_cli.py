@@ -27,7 +27,7 @@ def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
 def test_tasks_lists_names_with_descriptions() -> None:
     proc = assay("tasks")
     assert proc.returncode == 0, proc.stderr
-    assert "toy/guess" in proc.stdout and "too-low/too-high" in proc.stdout
+    assert "example/guess" in proc.stdout and "too-low/too-high" in proc.stdout
 
 
 @pytest.mark.parametrize(
@@ -35,16 +35,16 @@ def test_tasks_lists_names_with_descriptions() -> None:
     [
         (["run", "nope/task", "--model", "openai/x"], "unknown task 'nope/task'"),
         (
-            ["run", "toy/guess", "--strategy", "sideways", "--model", "openai/x"],
+            ["run", "example/guess", "--strategy", "sideways", "--model", "openai/x"],
             "unknown strategy 'sideways'",
         ),
-        (["run", "toy/guess", "--iterations", "-1", "--model", "openai/x"], "budget.max_iterations"),
-        (["run", "toy/guess", "--max-cost", "-2", "--model", "openai/x"], "budget.max_cost_usd"),
-        (["run", "toy/guess", "--problems", "7-9", "--model", "openai/x"], "out of range"),
-        (["run", "toy/guess", "--config", "/nonexistent/run.yaml"], "cannot read config"),
-        (["run", "toy/guess", "--model", "openai/gpt-4o-mini"], "OPENAI_API_KEY"),
-        (["run", "toy/guess", "--model", "anthropic/claude-x"], "ANTHROPIC_API_KEY"),
-        (["run", "toy/guess", "--model", "martian/x"], "unknown model provider 'martian'"),
+        (["run", "example/guess", "--iterations", "-1", "--model", "openai/x"], "budget.max_iterations"),
+        (["run", "example/guess", "--max-cost", "-2", "--model", "openai/x"], "budget.max_cost_usd"),
+        (["run", "example/guess", "--problems", "7-9", "--model", "openai/x"], "out of range"),
+        (["run", "example/guess", "--config", "/nonexistent/run.yaml"], "cannot read config"),
+        (["run", "example/guess", "--model", "openai/gpt-4o-mini"], "OPENAI_API_KEY"),
+        (["run", "example/guess", "--model", "anthropic/claude-x"], "ANTHROPIC_API_KEY"),
+        (["run", "example/guess", "--model", "martian/x"], "unknown model provider 'martian'"),
         (["show", "no-such-run"], "no run 'no-such-run'"),
     ],
 )
@@ -55,19 +55,19 @@ def test_bad_input_is_one_line_error(args: list[str], expected: str, tmp_path: P
 
 def test_broken_config_file(tmp_path: Path) -> None:
     bad = tmp_path / "run.yaml"
-    bad.write_text("task: toy/guess\nsamples: [unclosed\n")
+    bad.write_text("task: example/guess\nsamples: [unclosed\n")
     assert "cannot parse config" in one_line_error(
         assay("run", "--config", str(bad), "--db", str(tmp_path / "r.db"))
     )
     unknown = tmp_path / "run.toml"
-    unknown.write_text('task = "toy/guess"\nsampels = 3\n')
+    unknown.write_text('task = "example/guess"\nsampels = 3\n')
     line = one_line_error(assay("run", "--config", str(unknown), "--db", str(tmp_path / "r.db")))
     assert "sampels" in line
 
 
 def test_store_in_unwritable_directory(tmp_path: Path) -> None:
     line = one_line_error(
-        assay("run", "toy/guess", "--model", "openai/x", "--db", "/proc/assay-test/runs.db")
+        assay("run", "example/guess", "--model", "openai/x", "--db", "/proc/assay-test/runs.db")
     )
     assert "cannot open run store" in line
 
@@ -75,7 +75,7 @@ def test_store_in_unwritable_directory(tmp_path: Path) -> None:
 def test_run_json_show_and_runs(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
     config = tmp_path / "run.yaml"
-    config.write_text("task: toy/guess\nsamples: 2\ntop_k: 8\nbudget:\n  max_iterations: 2\n")
+    config.write_text("task: example/guess\nsamples: 2\ntop_k: 8\nbudget:\n  max_iterations: 2\n")
     with ScriptedLLMServer(bisector) as server:
         proc = assay(
             "run", "--config", str(config), "--iterations", "8", "--target", "0", "--problems", "0-1",
@@ -83,7 +83,7 @@ def test_run_json_show_and_runs(tmp_path: Path) -> None:
         )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)  # stdout holds exactly one JSON document
-    assert [p["problem"] for p in result["problems"]] == ["toy/guess#0", "toy/guess#1"]
+    assert [p["problem"] for p in result["problems"]] == ["example/guess#0", "example/guess#1"]
     for problem in result["problems"]:
         assert problem["stop_reason"] == "target_reached"  # the flag overrode the file's 2 iterations
         assert problem["best_status"] == "ok" and problem["held_out"]["status"] == "ok"
@@ -101,7 +101,7 @@ def test_run_json_show_and_runs(tmp_path: Path) -> None:
 def test_model_failures_end_with_a_reason_not_a_traceback(tmp_path: Path) -> None:
     with ScriptedLLMServer(Reply.server_error()) as server:
         proc = assay(
-            "run", "toy/guess", "--model", "openai/gpt-test", "--base-url", server.openai_base_url,
+            "run", "example/guess", "--model", "openai/gpt-test", "--base-url", server.openai_base_url,
             "--db", str(tmp_path / "r.db"), "--json",
         )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
@@ -121,9 +121,9 @@ def _verdict_rows(db: Path) -> list[tuple[str, str, float]]:
 
 def test_kill_9_then_resume_loses_and_redoes_nothing(tmp_path: Path) -> None:
     db = tmp_path / "runs.db"
-    env = cli_env(ASSAY_TOY_VERIFY_DELAY="0.4")
+    env = cli_env(ASSAY_EXAMPLE_VERIFY_DELAY="0.4")
     with ScriptedLLMServer(bisector) as server:
-        args = ["run", "toy/guess", "--problems", "0-1", "--samples", "2", "--iterations", "5",
+        args = ["run", "example/guess", "--problems", "0-1", "--samples", "2", "--iterations", "5",
                 "--seed", "3", "--model", "openai/gpt-test", "--base-url", server.openai_base_url,
                 "--db", str(db)]  # fmt: skip
         proc = subprocess.Popen(

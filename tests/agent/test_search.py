@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from agent.kernel.types import Budget, StopReason, VerdictStatus
 from agent.models.base import ModelSettings, make_model
-from agent.search import Search, SearchSettings
-from agent.store import Store
-from agent.strategies import make_strategy
-from agent.types import Budget, StopReason, VerdictStatus
+from agent.search.loop import Search, SearchSettings
+from agent.search.strategies import make_strategy
+from agent.store.sqlite import Store
+from tasks.example.guess import make_guess_task
 from tests.support.guesser import bisector, constant
 from tests.support.llm_server import Reply, ScriptedLLMServer
-from tests.support.toy_tasks import make_guess_task
 
 FAST = ModelSettings(max_retries=1, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=5)
 
@@ -73,12 +73,12 @@ async def test_refine_uses_feedback_and_reaches_target(store: Store) -> None:
     assert outcome.iterations > 1  # the first guess (about 50) is wrong
     first, second = server.requests[0].prompt_text, server.requests[1].prompt_text
     assert "is too" not in first
-    first_guess = store.hypotheses(run_id, "toy/guess#0")[0].hypothesis.content
+    first_guess = store.hypotheses(run_id, "example/guess#0")[0].hypothesis.content
     assert f"{first_guess} is too" in second  # the first verdict's feedback reached the second prompt
     assert outcome.held_out is not None and outcome.held_out.status is VerdictStatus.OK
     # the held-out verifier's output never reaches the model
     assert all("HELD-OUT-SECRET-MARKER" not in r.prompt_text for r in server.requests)
-    row = store.get_search(run_id, "toy/guess#0")
+    row = store.get_search(run_id, "example/guess#0")
     assert row is not None and json.loads(row["held_out_json"])["feedback"] == "HELD-OUT-SECRET-MARKER"
 
 
@@ -183,7 +183,7 @@ async def test_persistent_model_failure_stops_with_reason(store: Store) -> None:
 async def test_unparseable_completion_is_invalid_and_its_error_is_fed_back(store: Store) -> None:
     with ScriptedLLMServer(["I would rather not say.", "ANSWER: 37"]) as server:
         _, run_id, outcome = await run_search(server, store, budget=Budget(max_iterations=2), samples=1)
-    entries = store.hypotheses(run_id, "toy/guess#0")
+    entries = store.hypotheses(run_id, "example/guess#0")
     assert entries[0].verdict.status is VerdictStatus.INVALID and entries[0].verdict.score is None
     assert "no integer found" in server.requests[1].prompt_text
     assert outcome.best is not None and outcome.best.hypothesis.content == "37"
@@ -192,7 +192,7 @@ async def test_unparseable_completion_is_invalid_and_its_error_is_fed_back(store
 async def test_lineage_is_recorded(store: Store) -> None:
     with ScriptedLLMServer(bisector) as server:
         _, run_id, _ = await run_search(server, store, budget=Budget(max_iterations=3), samples=1)
-    entries = store.hypotheses(run_id, "toy/guess#0")
+    entries = store.hypotheses(run_id, "example/guess#0")
     assert entries[0].hypothesis.parent_ids == ()
     for earlier, later in itertools.pairwise(entries):
         assert later.hypothesis.parent_ids  # each refinement names what it refined

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sandboxes.base import ExecResult, Job, Limits
+from agent.kernel.sandbox import ExecResult, Job, Limits
 
 SECRET = "sk-assay-test-secret-do-not-leak"
 

@@ -10,7 +10,7 @@ import pytest
 
 from sandboxes.availability import docker_status
 from sandboxes.config import DockerSandboxConfig, ProcessSandboxConfig
-from sandboxes.docker_sandbox import DockerSandbox
+from sandboxes.docker import DockerSandbox
 from sandboxes.process import ProcessSandbox
 
 IMAGE = os.environ.get("ASSAY_SANDBOX_IMAGE", DockerSandboxConfig().image)

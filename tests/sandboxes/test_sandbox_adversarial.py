@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from adversarial_cases import CASES, SECRET, Case
 
-from sandboxes.base import Job, Limits, Sandbox
-from sandboxes.docker_sandbox import DockerSandbox
+from agent.kernel.sandbox import Job, Limits, Sandbox
+from sandboxes.docker import DockerSandbox
 from sandboxes.process import ProcessSandbox
 
 IDS = [c.name for c in CASES]

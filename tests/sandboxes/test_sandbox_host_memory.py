@@ -11,7 +11,7 @@ from conftest import IMAGE, require_docker
 
 PROBE = """
 import asyncio, json, resource, sys
-from sandboxes.base import Job, Limits
+from agent.kernel.sandbox import Job, Limits
 from sandboxes.config import DockerSandboxConfig, ProcessSandboxConfig
 
 async def main():

@@ -15,10 +15,10 @@ import docker
 import pytest
 from conftest import IMAGE, require_docker
 
-from agent.errors import SandboxError
-from sandboxes.base import Job, Limits
+from agent.kernel.errors import SandboxError
+from agent.kernel.sandbox import Job, Limits
 from sandboxes.config import DockerSandboxConfig
-from sandboxes.docker_sandbox import LABEL, OWNER_LABEL, DockerSandbox, owner_id
+from sandboxes.docker import LABEL, OWNER_LABEL, DockerSandbox, owner_id
 
 pytestmark = pytest.mark.docker
 

@@ -10,7 +10,7 @@ from pydantic import TypeAdapter
 
 import sandboxes
 from sandboxes.config import DockerSandboxConfig, ProcessSandboxConfig, SandboxConfig
-from sandboxes.docker_sandbox import DockerSandbox
+from sandboxes.docker import DockerSandbox
 from sandboxes.process import ProcessSandbox
 
 JOB = sandboxes.Job(command=["python3", "-c", "import sys; print(sys.argv[0] or 'ran')"])

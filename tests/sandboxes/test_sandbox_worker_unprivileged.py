@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from adversarial_cases import CASES, Case
 
-from sandboxes.base import Job, Limits
+from agent.kernel.sandbox import Job, Limits
 from sandboxes.pool import WorkerHandle
 from sandboxes.process import WORKER_SOURCE, send_all
 from sandboxes.protocol import FdSource, FrameReader

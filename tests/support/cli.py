@@ -12,11 +12,10 @@ ASSAY = str(Path(sys.executable).parent / "assay")
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    """The test's environment without any real API key, with the toy tasks importable."""
+    """The test's environment without any real API key (the example task comes from its entry point)."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env.update(
         PYTHONPATH=str(ROOT),
-        ASSAY_TASK_MODULES="tests.support.toy_tasks",
         LITELLM_LOCAL_MODEL_COST_MAP="True",
     )
     env.update(extra)

@@ -1,4 +1,4 @@
-"""A scripted "model" for toy/guess that bisects using the feedback it finds in its prompt."""
+"""A scripted "model" for example/guess that bisects using the feedback it finds in its prompt."""
 
 from __future__ import annotations
 

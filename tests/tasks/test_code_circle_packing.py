@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-from agent.errors import ParseError
-from agent.types import Hypothesis, VerdictStatus
+from agent.kernel.errors import ParseError
+from agent.kernel.plugins import load_suite
+from agent.kernel.types import Hypothesis, VerdictStatus
 from sandboxes import Sandbox
-from tasks.base import load_suite
+from tasks.code.packing import CirclePackingVerifier, check_packing
 from tests.verifiers.code_fixtures import sandbox
-from verifiers.code_packing import CirclePackingVerifier, check_packing
 
 __all__ = ["sandbox"]
 

@@ -7,13 +7,13 @@ import asyncio
 
 import pytest
 
-from agent.errors import ParseError
-from agent.types import Hypothesis, VerdictStatus
+from agent.kernel.errors import ParseError
+from agent.kernel.plugins import load_suite
+from agent.kernel.types import Hypothesis, VerdictStatus
 from sandboxes import ProcessSandboxConfig, Sandbox
-from tasks.base import load_suite
 from tasks.code.humaneval import ERRATA, canonical_program, make_task, problems, visible_cases
 from tests.verifiers.code_fixtures import sandbox
-from verifiers.code_verifier import CodeTestVerifier
+from verifiers.code.verifier import CodeTestVerifier
 
 __all__ = ["sandbox"]
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.errors import ParseError
+from agent.kernel.errors import ParseError
+from agent.kernel.plugins import load_suite
+from agent.kernel.sandbox import Sandbox
+from agent.kernel.types import Budget, Hypothesis, VerdictStatus
 from agent.models.base import ModelSettings, make_model
-from agent.search import Search, SearchSettings
-from agent.store import Store
-from agent.strategies import make_strategy
-from agent.types import Budget, Hypothesis, VerdictStatus
-from sandboxes.base import Sandbox
-from tasks.base import load_suite
+from agent.search.loop import Search, SearchSettings
+from agent.search.strategies import make_strategy
+from agent.store.sqlite import Store
 from tasks.loss import known_losses, noisy_digits_task, preference_data, preference_task
 from tasks.loss.digits import DigitsConfig
 from tasks.loss.preference import PreferenceConfig, SyntheticPreference

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from agent.types import Hypothesis, Verdict, VerdictStatus
-from tasks.base import Task, list_tasks, load_suite
-from tasks.math import FAMILIES, problems
+from agent.kernel.plugins import list_tasks, load_suite
+from agent.kernel.task import Task
+from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
 from tasks.math.common import MathProblem
+from tasks.math.suites import FAMILIES, problems
 from tests.support.cli import assay
 from tests.support.llm_server import RecordedRequest, ScriptedLLMServer
-from verifiers.sympy_verifier import SympyVerifier
+from verifiers.sympy.verifier import SympyVerifier
 
 
 def _all_tasks() -> list[Task]:

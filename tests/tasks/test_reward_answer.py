@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from agent.errors import ParseError
+from agent.kernel.errors import ParseError
 from tasks.reward.answer import reward_source
 
 REWARD = """import numpy as np

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.base import load_suite
+from agent.kernel.plugins import load_suite
 from tasks.reward.dr import DR_VARIANTS
 from tasks.reward.problems import SEARCH_SEEDS, TUNING_SEEDS
-from verifiers.reward_dr import DomainRandomisedEvaluator, DomainRandomisedHeldOut
+from verifiers.reward.dr import DomainRandomisedEvaluator, DomainRandomisedHeldOut
 
 
 @pytest.mark.parametrize("key", sorted(DR_VARIANTS))

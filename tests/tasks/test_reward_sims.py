@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tasks.reward.sims import acrobot, mountaincar, pendulum
+from tasks.reward.shipped.sims import acrobot, mountaincar, pendulum
 
 gym = pytest.importorskip("gymnasium", reason="gymnasium (dev extra) is needed to compare dynamics")
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from agent.errors import ParseError
-from tasks.base import list_tasks, load_suite
+from agent.kernel.errors import ParseError
+from agent.kernel.plugins import list_tasks, load_suite
 from tasks.reward.problems import PROBLEMS
 from tasks.reward.suite import parse_reward
-from verifiers.reward_eval import RewardEvaluator
-from verifiers.reward_heldout import RewardHeldOut
+from verifiers.reward.evaluator import RewardEvaluator
+from verifiers.reward.heldout import RewardHeldOut
 
 
 @pytest.mark.parametrize("key", sorted(PROBLEMS))

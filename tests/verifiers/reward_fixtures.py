@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent.kernel.sandbox import Job, Limits, Sandbox
 from sandboxes.availability import docker_status
-from sandboxes.base import Job, Limits, Sandbox
 from sandboxes.config import DEFAULT_IMAGE, DockerSandboxConfig, ProcessSandboxConfig
 
 PROBE = Job(command=["python3", "-c", "import numpy"], limits=Limits(wall_s=30))

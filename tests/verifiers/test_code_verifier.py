@@ -7,11 +7,11 @@ import asyncio
 
 import pytest
 
-from agent.types import Hypothesis, VerdictStatus
+from agent.kernel.types import Hypothesis, VerdictStatus
 from sandboxes import Limits, Sandbox
 from tests.verifiers.code_fixtures import sandbox
-from verifiers.code_run import CodeSpec, RunStatus, TestCase, run_code
-from verifiers.code_verifier import CodeTestVerifier
+from verifiers.code.run import CodeSpec, RunStatus, TestCase, run_code
+from verifiers.code.verifier import CodeTestVerifier
 
 __all__ = ["sandbox"]
 

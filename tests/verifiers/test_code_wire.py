@@ -8,9 +8,9 @@ import math
 
 import pytest
 
-from sandboxes.base import ExecResult, Limits
-from verifiers.code_harness import RESULT_MARK, decode, encode, same
-from verifiers.code_run import CodeSpec, RunStatus, TestCase, build_job, interpret
+from agent.kernel.sandbox import ExecResult, Limits
+from verifiers.code.run import CodeSpec, RunStatus, TestCase, build_job, interpret
+from verifiers.code.shipped.harness import RESULT_MARK, decode, encode, same
 
 SPEC = CodeSpec("f", (TestCase.value("f(1)", "2"),))
 

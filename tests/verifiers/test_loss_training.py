@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from agent.types import Hypothesis, Verdict, VerdictStatus
-from sandboxes.base import Sandbox
+from agent.kernel.sandbox import Sandbox
+from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
 from tasks.loss import known_losses
 from tasks.loss.digits import DigitsConfig, NoisyDigits
 from tasks.loss.limits import training_limits
 from tests.verifiers import loss_fixtures
-from verifiers.loss_training import LossTrainingVerifier
+from verifiers.loss.verifier import LossTrainingVerifier
 
 loss_sandbox = loss_fixtures.loss_sandbox
 

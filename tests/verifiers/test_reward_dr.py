@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.types import Hypothesis, VerdictStatus
-from sandboxes.base import Sandbox
+from agent.kernel.sandbox import Sandbox
+from agent.kernel.types import Hypothesis, VerdictStatus
 from tasks.reward.dr import DR_VARIANTS
 from tasks.reward.problems import PROBLEMS
-from tasks.reward.sims import pendulum
+from tasks.reward.shipped.sims import pendulum
 from tasks.reward.suite import DR_BOUNDS, DR_REAL_DYNAMICS
 from tests.verifiers import reward_fixtures
-from verifiers.reward_dr import (
+from verifiers.reward.dr import (
     DomainRandomisedEvaluator,
     DomainRandomisedHeldOut,
     RandomisationError,

@@ -9,12 +9,12 @@ import json
 import numpy as np
 import pytest
 
-from agent.types import Hypothesis, VerdictStatus
-from sandboxes.base import ExecResult, Sandbox
+from agent.kernel.sandbox import ExecResult, Sandbox
+from agent.kernel.types import Hypothesis, VerdictStatus
 from tasks.reward.problems import PROBLEMS
-from tasks.reward.runner import RESULT_MARK
 from tests.verifiers import reward_fixtures
-from verifiers.reward_eval import RewardEvaluator
+from verifiers.reward.evaluator import RewardEvaluator
+from verifiers.reward.shipped.runner import RESULT_MARK
 
 reward_sandbox = reward_fixtures.reward_sandbox
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from agent.types import Hypothesis, VerdictStatus
-from sandboxes.base import Sandbox
+from agent.kernel.sandbox import Sandbox
+from agent.kernel.types import Hypothesis, VerdictStatus
 from tasks.reward.problems import PROBLEMS, SEARCH_SEEDS
 from tests.verifiers import reward_fixtures
-from verifiers.reward_heldout import RewardHeldOut
+from verifiers.reward.heldout import RewardHeldOut
 
 reward_sandbox = reward_fixtures.reward_sandbox
 

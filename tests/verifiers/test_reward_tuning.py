@@ -8,17 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from agent.types import Hypothesis, VerdictStatus
-from sandboxes.base import Sandbox
+from agent.kernel.sandbox import Sandbox
+from agent.kernel.types import Hypothesis, VerdictStatus
 from sandboxes.config import ProcessSandboxConfig
 from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS, TUNING_SEEDS
 from tasks.reward.suite import DR_BOUNDS
 from tests.verifiers import reward_fixtures
-from verifiers.reward_dr import DomainRandomisedEvaluator, parse_randomisation
-from verifiers.reward_eval import RewardEvaluator
-from verifiers.reward_heldout import RewardHeldOut
-from verifiers.reward_tunable import MAX_TUNABLE, Tunable, TunableError, parse_tunable
-from verifiers.reward_tuning import MIN_GAIN, Trial, Tuner, Tuning
+from verifiers.reward.dr import DomainRandomisedEvaluator, parse_randomisation
+from verifiers.reward.evaluator import RewardEvaluator
+from verifiers.reward.heldout import RewardHeldOut
+from verifiers.reward.tunable import MAX_TUNABLE, Tunable, TunableError, parse_tunable
+from verifiers.reward.tuning import MIN_GAIN, Trial, Tuner, Tuning
 
 reward_sandbox = reward_fixtures.reward_sandbox
 

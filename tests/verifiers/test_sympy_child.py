@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from verifiers.child import ChildResult, run_in_child
+from sandboxes.child import ChildResult, run_in_child
 
 
 def _gone(pid: int | None) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from verifiers.math_parse import AnswerParseError, parse_expression, parse_expression_list
+from verifiers.sympy.parse import AnswerParseError, parse_expression, parse_expression_list
 
 x, y = sp.symbols("x y")
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from agent.errors import ConfigError
-from agent.types import Hypothesis, Verdict, VerdictStatus
-from verifiers.base import Verifier
-from verifiers.sympy_verifier import SympyVerifier
+from agent.kernel.errors import ConfigError
+from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
+from agent.kernel.verifier import Verifier
+from verifiers.sympy.verifier import SympyVerifier
 
 OK, FAIL, INVALID = VerdictStatus.OK, VerdictStatus.FAIL, VerdictStatus.INVALID
 X = {"variables": ["x"]}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.errors import ModelError, TransientModelError
-from agent.types import Message
+from agent.kernel.errors import ModelError, TransientModelError
+from agent.kernel.types import Message
 from tests.agent.models.conftest import ModelFactory, Variant
 from tests.support import Reply, ScriptedLLMServer
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from agent.errors import ConfigError, MissingCredentialsError, UnknownNameError
+from agent.kernel.errors import ConfigError, MissingCredentialsError, UnknownNameError
+from agent.kernel.types import Message
 from agent.models import ModelSettings, make_model
-from agent.types import Message
 from tests.support import Reply, ScriptedLLMServer
 
 ASK = [Message(role="user", content="hi")]

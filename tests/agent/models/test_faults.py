@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from agent.errors import ModelError, TransientModelError
+from agent.kernel.errors import ModelError, TransientModelError
 from agent.models.base import ModelSettings, backoff_delay
 from agent.models.faults import is_local_url, parse_retry_after, status_error
 

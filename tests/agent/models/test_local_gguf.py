@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ConfigError, ModelError
+from agent.kernel.errors import ConfigError, ModelError
 from agent.models.gguf_check import GGUFError, read_gguf
 from agent.models.local_weights import NAMED_MODELS
 from tests.support.gguf_writer import gguf_bytes, write_gguf

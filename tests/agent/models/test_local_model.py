@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import ModelError
+from agent.kernel.errors import ModelError
+from agent.kernel.types import Message
 from agent.models import make_model
 from agent.models.gguf_check import GGUFError
 from agent.models.local_weights import NAMED_MODELS, WeightsError, runtime_installed
-from agent.types import Message
 from tests.support.gguf_writer import write_gguf
 
 SMOL = "local/smollm2-135m"

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
+from agent.kernel.types import Message
 from agent.models import ModelSettings, make_model
 from agent.models.pricing import load_litellm
-from agent.types import Message
 from tests.support import RecordedRequest, Reply, ScriptedLLMServer
 
 CHAT = [

@@ -1,0 +1,90 @@
+"""Tasks and suites: what the search is given.
+
+A `Task` is one problem: what the model is shown, how its completion becomes a hypothesis, the search
+verifier that guides the search, and an optional held-out verifier whose result is reported but never shown
+to the model. A `Suite` is a named list of tasks (one for a single-problem task); the CLI runs one search per
+selected problem and reports the solve rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agent.kernel.errors import ConfigError
+from agent.kernel.verifier import Verifier, check_verifier
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a careful expert. Propose one candidate solution per answer, in exactly the format asked for. "
+    "When feedback on earlier attempts is given, use it to fix their mistakes."
+)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    problem_id: str
+    instructions: str
+    parse: Callable[[str], str]  # completion text -> hypothesis content; raises ParseError
+    verifier: Verifier
+    held_out: Verifier | None = None
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    #: known-good or reference candidates to verify first and seed the archive with (DiscoPOP-style)
+    seed_candidates: tuple[str, ...] = ()
+    #: numbers that describe the problem for reports (e.g. baselines); never shown to the model
+    info: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_verifier(self.verifier, f"task {self.key}: verifier")
+        if self.held_out is not None:
+            check_verifier(self.held_out, f"task {self.key}: held-out verifier")
+        if not callable(self.parse):
+            raise ConfigError(f"task {self.key}: parse must be a function from completion text to content")
+
+    @property
+    def key(self) -> str:
+        """Identifies the problem in the verdict cache and the store."""
+        return f"{self.name}#{self.problem_id}"
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    problems: tuple[Task, ...]
+    #: which problems run when `--problems` is omitted
+    default_problems: str = "0"
+
+    def select(self, spec: str | None) -> list[Task]:
+        """Pick problems by a spec: `3`, `0-9`, `0,2,5-7`, `all`, or problem ids."""
+        spec = (spec or self.default_problems).strip()
+        if spec == "all":
+            return list(self.problems)
+        by_id = {t.problem_id: i for i, t in enumerate(self.problems)}
+        chosen: list[int] = []
+        for part in (p.strip() for p in spec.split(",")):
+            if not part:
+                continue
+            if part in by_id:
+                chosen.append(by_id[part])
+                continue
+            try:
+                if "-" in part:
+                    lo_s, hi_s = part.split("-", 1)
+                    lo, hi = int(lo_s), int(hi_s)
+                    if lo > hi:
+                        raise ValueError
+                    chosen.extend(range(lo, hi + 1))
+                else:
+                    chosen.append(int(part))
+            except ValueError:
+                raise ConfigError(
+                    f"bad problem selection {part!r} (use e.g. 3, 0-9, 0,2,5-7 or all)"
+                ) from None
+        bad = [i for i in chosen if not 0 <= i < len(self.problems)]
+        if bad:
+            raise ConfigError(
+                f"problem index {bad[0]} is out of range: {self.name} has {len(self.problems)} problems "
+                f"(0-{len(self.problems) - 1})"
+            )
+        return [self.problems[i] for i in dict.fromkeys(chosen)]

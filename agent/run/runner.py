@@ -1,0 +1,168 @@
+"""A run: one search per selected problem of a task, recorded in the store under one run id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from agent.kernel.errors import ConfigError
+from agent.kernel.model import Model
+from agent.kernel.plugins import load_suite
+from agent.kernel.task import Task
+from agent.kernel.types import VerdictStatus
+from agent.models.base import ModelSettings, make_model
+from agent.models.defaults import resolve_model_spec
+from agent.run.config import RunConfig
+from agent.search.loop import ProgressCallback, Search, SearchOutcome, SearchSettings
+from agent.search.strategies import make_strategy
+from agent.store.sqlite import Store
+from sandboxes import close_sandbox
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    task: str
+    model: str
+    strategy: str
+    status: str
+    outcomes: list[SearchOutcome]
+
+    @property
+    def solve_rate(self) -> float:
+        solved = [
+            o for o in self.outcomes if o.best is not None and o.best.verdict.status is VerdictStatus.OK
+        ]
+        return len(solved) / len(self.outcomes) if self.outcomes else 0.0
+
+    @property
+    def held_out_solve_rate(self) -> float | None:
+        judged = [o for o in self.outcomes if o.held_out is not None]
+        if not self.outcomes:
+            return None
+        return sum(o.held_out.status is VerdictStatus.OK for o in judged if o.held_out) / len(self.outcomes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "task": self.task,
+            "model": self.model,
+            "strategy": self.strategy,
+            "status": self.status,
+            "stop_reason": _run_stop_reason(self.outcomes),
+            "solve_rate": self.solve_rate,
+            "held_out_solve_rate": self.held_out_solve_rate,
+            "problems": [outcome_json(o) for o in self.outcomes],
+        }
+
+
+def _run_stop_reason(outcomes: list[SearchOutcome]) -> str:
+    reasons = {o.stop_reason.value for o in outcomes}
+    return reasons.pop() if len(reasons) == 1 else "mixed"
+
+
+def outcome_json(o: SearchOutcome) -> dict[str, Any]:
+    best = o.best
+    return {
+        "problem": o.problem_key,
+        "stop_reason": o.stop_reason.value,
+        "stop_detail": o.stop_detail,
+        "iterations": o.iterations,
+        "calls": o.spend.calls,
+        "tokens": o.spend.tokens,
+        "cost_usd": o.spend.cost_usd,
+        "elapsed_s": round(o.elapsed_s, 3),
+        "best_score": best.verdict.score if best else None,
+        "best_status": best.verdict.status.value if best else None,
+        "best_hypothesis_id": best.hypothesis.id if best else None,
+        "best_hypothesis": best.hypothesis.content if best else None,
+        "held_out": None
+        if o.held_out is None
+        else {"status": o.held_out.status.value, "score": o.held_out.score, "metrics": o.held_out.metrics},
+    }
+
+
+@dataclass
+class PreparedRun:
+    """Everything checked before anything is written: bad input fails here, with nothing half-created."""
+
+    config: RunConfig
+    model_spec: str
+    problems: list[Task]
+
+
+def prepare(config: RunConfig) -> PreparedRun:
+    make_strategy(config.strategy)  # unknown strategy -> UnknownNameError before any work
+    problems = load_suite(config.task).select(config.problems)
+    if not problems:
+        raise ConfigError(f"no problems selected from {config.task}")
+    return PreparedRun(config, resolve_model_spec(config.model), problems)
+
+
+def build_model(config: RunConfig, spec: str) -> Model:
+    settings = ModelSettings(
+        base_url=config.base_url,
+        timeout_s=config.request_timeout_s,
+        max_retries=config.max_retries,
+        max_concurrency=config.model_concurrency,
+    )
+    return make_model(spec, settings)
+
+
+async def execute(
+    prepared: PreparedRun,
+    store: Store,
+    *,
+    run_id: str | None = None,
+    model: Model | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RunResult:
+    """Run (or continue, given `run_id`) every selected problem's search; problems run one after another."""
+    config = prepared.config
+    own_model = model is None
+    model = model or build_model(config, prepared.model_spec)
+    if run_id is None:
+        stored = config.model_copy(update={"model": prepared.model_spec})
+        run_id = store.create_run(config.task, stored.model_dump_json())
+    else:
+        store.set_run_status(run_id, "running")
+    settings = SearchSettings(
+        samples=config.samples,
+        top_k=config.top_k,
+        temperature=config.temperature,
+        max_tokens=config.completion_tokens,
+        seed=config.seed,
+        verify_concurrency=config.verify_concurrency,
+        verify_retries=config.verify_retries,
+    )
+    outcomes: list[SearchOutcome] = []
+    status = "interrupted"
+    try:
+        for position, task in enumerate(prepared.problems):
+            store.start_search(run_id, task.key, position)
+            search = Search(
+                task=task,
+                model=model,
+                strategy=make_strategy(config.strategy),
+                budget=config.budget,
+                store=store,
+                run_id=run_id,
+                settings=settings,
+                on_progress=on_progress,
+            )
+            outcomes.append(await search.run())
+        status = "finished"
+    finally:
+        result = RunResult(run_id, config.task, prepared.model_spec, config.strategy, status, outcomes)
+        store.set_run_status(run_id, status, result.to_json() if status == "finished" else None)
+        if own_model:
+            await model.close()
+        await close_sandbox()  # verifiers share one sandbox per process; release its containers
+    return result
+
+
+def load_stored_config(store: Store, run_id: str) -> tuple[str, RunConfig]:
+    row = store.get_run(run_id)
+    if row is None:
+        raise ConfigError(f"no run {run_id!r} in {store.path} (see `assay runs`)")
+    return row["id"], RunConfig.model_validate_json(row["config_json"])

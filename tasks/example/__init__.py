@@ -1,0 +1,1 @@
+"""An example task plugin: the smallest complete task (see docs/adding-a-domain.md)."""

@@ -1,0 +1,302 @@
+"""The reward evaluator: train with a candidate reward in the sandbox, score the policies on the host.
+
+The candidate's `compute_reward` is untrusted, so training with it runs inside the sandbox (the job ships the
+simulator, the trainer and `verifiers/reward/shipped/runner.py`, all pure numpy). The job returns the trained policies;
+the host decodes and validates them and measures the task's true success with its own copy of the simulator
+on fixed evaluation starts. A candidate can at worst hand back a different policy, and a forged policy that
+succeeds is a real solution, so the score cannot be forged. What the job reports about training (component
+statistics) only becomes feedback for the model.
+
+A candidate may mark module-level constants as TUNABLE (`verifiers/reward/tunable.py`); then an inner
+optimiser (`verifiers/reward/tuning.py`) tunes them on separate seeds first and the verdict is for the tuned
+values. Without TUNABLE a verdict is exactly what it was before tuning existed.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.kernel.errors import VerifierError
+from agent.kernel.identity import fingerprint
+from agent.kernel.sandbox import ExecResult, Job, Limits, Sandbox
+from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
+from verifiers.reward import feedback, tunable, tuning
+from verifiers.reward.feedback import merge_windows, reflection
+from verifiers.reward.problem import SEARCH_SEEDS, RewardProblem
+from verifiers.reward.shipped.runner import MAX_COMPONENTS, RESULT_MARK
+from verifiers.reward.tunable import TunableError, parse_tunable
+from verifiers.reward.tuning import Tuner, Tuning, with_tuning
+from verifiers.sandboxed import MalformedRun, python_job, read_record, run_job, unfinished
+
+RUNNER_SOURCE = (Path(__file__).parent / "shipped" / "runner.py").read_text(encoding="utf-8")
+#: the host-side code a verdict depends on (its checks, decoding, feedback and tuning)
+HOST_MODULES = (sys.modules[__name__], feedback, tunable, tuning)
+#: per seed; a vectorised reward costs microseconds per step, so this only stops rewards that loop in Python
+WALL_PER_SEED_S = 30.0
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The host's measurement of one finished job."""
+
+    per_seed: dict[int, float]
+    policies: tuple[np.ndarray, ...]
+    windows: dict[str, list[float | None]]
+    cpu_s: float
+    own_return: float | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return sum(self.per_seed.values()) / len(self.per_seed)
+
+
+def check_source(source: str) -> str | None:
+    """Why the source cannot be a candidate (None if it can); compiling never runs the code."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        return f"SyntaxError: {e.msg} (line {e.lineno})"
+    names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    if "compute_reward" not in names:
+        return "the code must define a top-level function `compute_reward(obs, action, next_obs, done)`"
+    return None
+
+
+def decode_policy(blob: Any, shape: tuple[int, ...]) -> np.ndarray:
+    if (
+        not isinstance(blob, dict)
+        or tuple(blob.get("shape") or ()) != shape
+        or not isinstance(blob.get("b64"), str)
+    ):
+        raise MalformedRun(f"policy is not a float64 array of shape {shape}")
+    try:
+        raw = base64.b64decode(blob["b64"], validate=True)
+    except ValueError as e:
+        raise MalformedRun(f"policy is not valid base64: {e}") from None
+    if len(raw) != 8 * math.prod(shape):
+        raise MalformedRun(f"policy has {len(raw)} bytes, expected {8 * math.prod(shape)}")
+    policy = np.frombuffer(raw, dtype=np.float64).reshape(shape).copy()
+    if not np.isfinite(policy).all():
+        raise MalformedRun("policy contains NaN or inf")
+    return policy
+
+
+def decode_windows(log: Any) -> dict[str, list[float | None]]:
+    windows = log.get("windows") if isinstance(log, dict) else None
+    if not isinstance(windows, dict) or len(windows) > MAX_COMPONENTS + 3:
+        raise MalformedRun("training log has no windows")
+    out: dict[str, list[float | None]] = {}
+    for name, series in windows.items():
+        if not isinstance(name, str) or len(name) > 60 or not isinstance(series, list) or len(series) > 50:
+            raise MalformedRun("training log windows are malformed")
+        values: list[float | None] = []
+        for v in series:
+            if v is not None and (
+                isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+            ):
+                raise MalformedRun("training log windows are malformed")
+            values.append(None if v is None else float(v))
+        out[name] = values
+    return out
+
+
+class RewardEvaluator:
+    """Search verifier for a reward problem: train on `seeds` in the sandbox, score success on the host."""
+
+    def __init__(
+        self,
+        problem: RewardProblem,
+        *,
+        seeds: Sequence[int] = SEARCH_SEEDS,
+        name: str | None = None,
+        limits: Limits | None = None,
+        sandbox: Sandbox | None = None,
+        randomise: dict[str, list[float]] | None = None,
+        tuner: Tuner | None = None,
+    ) -> None:
+        self.problem = problem
+        self.seeds = tuple(seeds)
+        self.name = name or f"reward-{problem.name}"
+        self.limits = limits or Limits(
+            wall_s=15.0 + WALL_PER_SEED_S * len(self.seeds), memory_mb=1024, cpus=1.0
+        )
+        self.randomise = randomise
+        self.tuner = tuner or Tuner()
+        self._sandbox = sandbox
+
+    @cached_property
+    def version(self) -> str:
+        """Everything that can change a verdict: seeds, limits, randomisation, the tuner's plan, the problem
+        (simulator, trainer and their settings), the shipped programs, and the host-side scoring code."""
+        grader = sys.modules[type(self.problem).__module__]
+        return fingerprint(
+            self.seeds,
+            self.limits,
+            self.randomise,
+            self.tuner.plan(),
+            self.problem,
+            self.problem.job_files(),
+            RUNNER_SOURCE,
+            grader,
+            *HOST_MODULES,
+        )
+
+    def job(
+        self, source: str, seeds: Sequence[int] | None = None, constants: dict[str, float] | None = None
+    ) -> Job:
+        config: dict[str, Any] = {
+            "seeds": list(self.seeds if seeds is None else seeds),
+            "trainer_config": self.problem.trainer_config,
+            "randomise": self.randomise,
+        }
+        if constants:
+            config["constants"] = constants
+        files: dict[str, bytes | str] = {
+            **self.problem.job_files(),
+            "runner.py": RUNNER_SOURCE,
+            "candidate.py": source,
+            "config.json": json.dumps(config),
+        }
+        return python_job("runner.py", files, self.limits)
+
+    async def verify(self, hypothesis: Hypothesis) -> Verdict:
+        started = time.monotonic()
+        verdict, _, _ = await self.train_tuned(hypothesis.content)
+        return verdict.model_copy(update={"duration_s": time.monotonic() - started})
+
+    async def train_tuned(self, source: str) -> tuple[Verdict, Trained | None, Tuning | None]:
+        """Tune the constants the source marks TUNABLE (if any), then train on the verifier's seeds."""
+        problem = check_source(source)
+        try:
+            tunables = parse_tunable(source) if problem is None else ()
+        except TunableError as e:
+            return Verdict(status=VerdictStatus.INVALID, feedback=f"Bad TUNABLE: {e}"), None, None
+        if not tunables:  # also reports an invalid source, through train
+            verdict, trained = await self.train(source)
+            return verdict, trained, None
+        tuning = await self.tuner.tune(self, source, tunables)
+        verdict, trained = await self.train(source, constants=tuning.constants)
+        return with_tuning(verdict, tuning), trained, tuning
+
+    async def train(
+        self, source: str, seeds: Sequence[int] | None = None, *, constants: dict[str, float] | None = None
+    ) -> tuple[Verdict, Trained | None]:
+        """Train with `source` on `seeds` (default: the verifier's), its constants set to `constants`."""
+        problem = check_source(source)
+        if problem is not None:
+            return Verdict(
+                status=VerdictStatus.INVALID, feedback=f"Not a valid reward function: {problem}"
+            ), None
+        use = self.seeds if seeds is None else tuple(seeds)
+        result = await run_job(self.job(source, use, constants), self._sandbox)
+        return await self.judge(result, use)
+
+    async def judge(self, result: ExecResult, seeds: Sequence[int]) -> tuple[Verdict, Trained | None]:
+        """Turn what the job reported into a verdict; the score always comes from the host's own rollouts."""
+        record = read_record(result.stdout, RESULT_MARK)
+        ended = unfinished(result, finished=record is not None)
+        if ended is not None and ended.kind == "timeout":
+            msg = (
+                f"Training timed out after {self.limits.wall_s:g} s for {len(seeds)} seeds. compute_reward "
+                "is called once per step for a whole batch of environments: vectorise it with numpy (no "
+                "Python loops over environments) and keep it cheap."
+            )
+            return Verdict(status=VerdictStatus.TIMEOUT, feedback=msg), None
+        if ended is not None and ended.kind == "oom":
+            return Verdict(status=VerdictStatus.ERROR, feedback="Training ran out of memory."), None
+        if ended is not None or record is None:
+            how, tail = (ended.how, ended.stderr_tail) if ended else ("no record", "")
+            return Verdict(
+                status=VerdictStatus.ERROR, feedback=f"Training ended without a result ({how}).\n{tail}"
+            ), None
+        status = record.get("status")
+        if status == "bad_reward":
+            where = f" (seed {record['seed']})" if "seed" in record else ""
+            msg = f"Training stopped{where}: {record.get('message', '')}".strip()
+            return Verdict(
+                status=VerdictStatus.FAIL, feedback=msg + "\nReturn finite values of the right shape."
+            ), None
+        if status == "exception":
+            phase = "while loading your code" if record.get("phase") == "load" else "while training"
+            text = f"compute_reward raised an exception {phase}:\n{record.get('traceback', '')}".strip()
+            return Verdict(status=VerdictStatus.ERROR, feedback=text), None
+        if status != "ok":
+            return Verdict(
+                status=VerdictStatus.ERROR, feedback=f"Malformed training result (status {status!r})."
+            ), None
+        try:
+            trained = await self._measure(record, seeds)
+        except MalformedRun as e:
+            return Verdict(
+                status=VerdictStatus.ERROR, feedback=f"The job returned a malformed result: {e}"
+            ), None
+        return self._verdict(trained, seeds, result), trained
+
+    async def _measure(self, record: dict[str, Any], seeds: Sequence[int]) -> Trained:
+        import asyncio
+
+        runs = record.get("runs")
+        if not isinstance(runs, list) or [
+            r.get("seed") if isinstance(r, dict) else None for r in runs
+        ] != list(seeds):
+            raise MalformedRun("the runs do not match the requested seeds")
+        shape = self.problem.policy_shape()
+        policies = [decode_policy(r.get("policy"), shape) for r in runs]
+        windows = [decode_windows(r.get("log")) for r in runs]
+        cpu = sum(float(r.get("cpu_s") or 0.0) for r in runs if isinstance(r.get("cpu_s"), int | float))
+        success = await asyncio.to_thread(lambda: [self.problem.evaluate(p) for p in policies])
+        merged = merge_windows(windows)
+        returns = [v for v in merged.get("return", []) if v is not None]
+        return Trained(
+            per_seed=dict(zip(seeds, success, strict=True)),
+            policies=tuple(policies),
+            windows=merged,
+            cpu_s=cpu,
+            own_return=returns[-1] if returns else None,
+        )
+
+    def _verdict(self, trained: Trained, seeds: Sequence[int], result: ExecResult) -> Verdict:
+        metrics: dict[str, float] = {f"success_seed_{s}": v for s, v in trained.per_seed.items()}
+        metrics["train_wall_s"] = result.wall_s
+        metrics["train_cpu_s"] = trained.cpu_s
+        if trained.own_return is not None:
+            metrics["own_return_final"] = trained.own_return
+        for name, series in trained.windows.items():
+            present = [v for v in series if v is not None]
+            if name.startswith("component:") and present:
+                metrics[f"{name.split(':', 1)[1]}_final"] = present[-1]
+        feedback = reflection(
+            trainer_name=self.problem.trainer.__name__.rsplit(".", 1)[-1],
+            seeds=seeds,
+            windows=trained.windows,
+            per_seed_success=list(trained.per_seed.values()),
+            success_text=self.problem.success_text,
+            eval_starts=self.problem.eval_starts,
+        )
+        passed = trained.score >= self.problem.target
+        return Verdict(
+            status=VerdictStatus.OK if passed else VerdictStatus.FAIL,
+            score=trained.score,
+            metrics=metrics,
+            feedback=feedback,
+        )
+
+
+def require_ok(verdict: Verdict, what: str) -> float:
+    """The score of a verdict that must have trained (a baseline): its failure is the verifier's own."""
+    if verdict.score is None:
+        raise VerifierError(f"{what} did not train: {verdict.status.value}: {verdict.feedback[:500]}")
+    return verdict.score
