@@ -11,7 +11,7 @@ from agent.kernel.plugins import load_suite
 from agent.kernel.types import Hypothesis, VerdictStatus
 from sandboxes import Sandbox
 from tasks.code.packing import CirclePackingVerifier, check_packing
-from tests.verifiers.code_fixtures import sandbox
+from tests.verifiers.code.fixtures import sandbox
 
 __all__ = ["sandbox"]
 

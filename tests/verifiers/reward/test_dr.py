@@ -13,7 +13,7 @@ from tasks.reward.dr import DR_VARIANTS
 from tasks.reward.problems import PROBLEMS
 from tasks.reward.shipped.sims import pendulum
 from tasks.reward.suite import DR_BOUNDS, DR_REAL_DYNAMICS
-from tests.verifiers import reward_fixtures
+from tests.verifiers.reward import fixtures as reward_fixtures
 from verifiers.reward.dr import (
     DomainRandomisedEvaluator,
     DomainRandomisedHeldOut,

@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from adversarial_cases import CASES, SECRET, Case
+from tests.sandboxes.adversarial_cases import CASES, SECRET, Case
 
 from agent.kernel.sandbox import Job, Limits, Sandbox
 from sandboxes.docker import DockerSandbox

@@ -13,7 +13,7 @@ from agent.kernel.types import Hypothesis, VerdictStatus
 from sandboxes.config import ProcessSandboxConfig
 from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS, TUNING_SEEDS
 from tasks.reward.suite import DR_BOUNDS
-from tests.verifiers import reward_fixtures
+from tests.verifiers.reward import fixtures as reward_fixtures
 from verifiers.reward.dr import DomainRandomisedEvaluator, parse_randomisation
 from verifiers.reward.evaluator import RewardEvaluator
 from verifiers.reward.heldout import RewardHeldOut

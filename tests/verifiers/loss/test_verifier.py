@@ -13,7 +13,7 @@ from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
 from tasks.loss import known_losses
 from tasks.loss.digits import DigitsConfig, NoisyDigits
 from tasks.loss.limits import training_limits
-from tests.verifiers import loss_fixtures
+from tests.verifiers.loss import fixtures as loss_fixtures
 from verifiers.loss.verifier import LossTrainingVerifier
 
 loss_sandbox = loss_fixtures.loss_sandbox

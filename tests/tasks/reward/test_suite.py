@@ -55,7 +55,7 @@ def test_parse_takes_the_last_python_block_with_compute_reward() -> None:
 
 
 def test_scripted_e2e_completions_parse() -> None:
-    from tests.verifiers.reward_fixtures import E2E_IMPROVED_COMPLETION, E2E_WEAK_COMPLETION
+    from tests.verifiers.reward.fixtures import E2E_IMPROVED_COMPLETION, E2E_WEAK_COMPLETION
 
     assert "done.astype" in parse_reward(E2E_WEAK_COMPLETION)
     assert "energy_shaping" in parse_reward(E2E_IMPROVED_COMPLETION)

@@ -26,7 +26,7 @@ from tasks.loss.digits import DigitsConfig
 from tasks.loss.preference import PreferenceConfig, SyntheticPreference
 from tasks.loss.scripted import NOISY_DIGITS_COMPLETIONS, PREFERENCE_COMPLETIONS
 from tests.support.llm_server import ScriptedLLMServer
-from tests.verifiers import loss_fixtures
+from tests.verifiers.loss import fixtures as loss_fixtures
 
 loss_sandbox = loss_fixtures.loss_sandbox
 

@@ -9,7 +9,7 @@ import pytest
 
 from agent.kernel.types import Hypothesis, VerdictStatus
 from sandboxes import Limits, Sandbox
-from tests.verifiers.code_fixtures import sandbox
+from tests.verifiers.code.fixtures import sandbox
 from verifiers.code.run import CodeSpec, RunStatus, TestCase, run_code
 from verifiers.code.verifier import CodeTestVerifier
 

@@ -12,7 +12,7 @@ import pytest
 from agent.kernel.sandbox import ExecResult, Sandbox
 from agent.kernel.types import Hypothesis, VerdictStatus
 from tasks.reward.problems import PROBLEMS
-from tests.verifiers import reward_fixtures
+from tests.verifiers.reward import fixtures as reward_fixtures
 from verifiers.reward.evaluator import RewardEvaluator
 from verifiers.reward.shipped.runner import RESULT_MARK
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.support.cli import assay
 from tests.support.llm_server import ScriptedLLMServer, by_prompt
-from tests.verifiers.reward_fixtures import E2E_FEEDBACK_NEEDLE, E2E_IMPROVED_COMPLETION, E2E_WEAK_COMPLETION
+from tests.verifiers.reward.fixtures import E2E_FEEDBACK_NEEDLE, E2E_IMPROVED_COMPLETION, E2E_WEAK_COMPLETION
 
 
 def test_reflection_drives_the_improvement(tmp_path: Path) -> None:

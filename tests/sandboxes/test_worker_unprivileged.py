@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from adversarial_cases import CASES, Case
+from tests.sandboxes.adversarial_cases import CASES, Case
 
 from agent.kernel.sandbox import Job, Limits
 from sandboxes.pool import WorkerHandle

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agent.kernel.sandbox import Sandbox
 from agent.kernel.types import Hypothesis, VerdictStatus
 from tasks.reward.problems import PROBLEMS, SEARCH_SEEDS
-from tests.verifiers import reward_fixtures
+from tests.verifiers.reward import fixtures as reward_fixtures
 from verifiers.reward.heldout import RewardHeldOut
 
 reward_sandbox = reward_fixtures.reward_sandbox
