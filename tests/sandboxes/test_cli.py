@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import IMAGE
+from tests.sandboxes.conftest import IMAGE
 from typer.testing import CliRunner
 
 from sandboxes.availability import docker_status

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import IMAGE, require_docker
+from tests.sandboxes.conftest import IMAGE, require_docker
 
 PROBE = """
 import asyncio, json, resource, sys

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import IMAGE, require_docker
+from tests.sandboxes.conftest import IMAGE, require_docker
 
 from sandboxes.image.build import BuildOptions, build_image, current_recipe
 

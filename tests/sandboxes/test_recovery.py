@@ -13,7 +13,7 @@ from pathlib import Path
 
 import docker
 import pytest
-from conftest import IMAGE, require_docker
+from tests.sandboxes.conftest import IMAGE, require_docker
 
 from agent.kernel.errors import SandboxError
 from agent.kernel.sandbox import Job, Limits

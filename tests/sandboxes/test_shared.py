@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import IMAGE, require_docker
+from tests.sandboxes.conftest import IMAGE, require_docker
 from pydantic import TypeAdapter
 
 import sandboxes
