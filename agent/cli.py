@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from agent.kernel.errors import AssayError
+from agent.kernel.errors import AssayError, ConfigError
 from agent.kernel.plugins import list_tasks
 from agent.run.config import DEFAULT_DB, RunConfig, build_config, read_config_file
 from agent.run.progress import ProgressDisplay
@@ -40,9 +40,7 @@ def _check_packages() -> None:
         origin = Path(spec.origin).resolve() if spec is not None and spec.origin else None
         if origin is None or origin.parent.parent != home:
             where = "is missing" if origin is None else f"at {origin.parent} is not assay's"
-            raise AssayError(
-                f"the '{name}' package {where}: install assay in its own virtual environment"
-            )
+            raise AssayError(f"the '{name}' package {where}: install assay in its own virtual environment")
 
 
 @app.command("tasks")
@@ -67,19 +65,27 @@ def run_command(
     samples: Annotated[int | None, typer.Option(help="hypotheses sampled per iteration")] = None,
     top_k: Annotated[int | None, typer.Option(help="earlier attempts shown in each prompt")] = None,
     temperature: Annotated[float | None, typer.Option()] = None,
-    completion_tokens: Annotated[int | None, typer.Option(help="max tokens per completion")] = None,
+    completion_tokens: Annotated[int | None, typer.Option(help="max tokens of one completion")] = None,
     iterations: Annotated[int | None, typer.Option(help="max iterations per problem")] = None,
-    max_calls: Annotated[int | None, typer.Option(help="max LLM calls per problem")] = None,
-    token_budget: Annotated[int | None, typer.Option(help="max tokens per problem")] = None,
-    max_cost: Annotated[float | None, typer.Option(help="max USD per problem")] = None,
-    max_minutes: Annotated[float | None, typer.Option(help="max wall-clock minutes per problem")] = None,
+    calls: Annotated[int | None, typer.Option(help="max LLM calls per problem")] = None,
+    tokens: Annotated[int | None, typer.Option(help="max tokens per problem (prompts + completions)")] = None,
+    cost_usd: Annotated[float | None, typer.Option(help="max USD per problem")] = None,
+    minutes: Annotated[float | None, typer.Option(help="max wall-clock minutes per problem")] = None,
     target: Annotated[float | None, typer.Option(help="stop when the best score reaches this")] = None,
     patience: Annotated[int | None, typer.Option(help="stop after this many iterations without gain")] = None,
     min_delta: Annotated[float | None, typer.Option(help="smallest gain that counts for --patience")] = None,
     seed: Annotated[int | None, typer.Option()] = None,
+    sandbox: Annotated[
+        str | None,
+        typer.Option(help="where candidate code runs: docker (default) or process (NOT isolated)"),
+    ] = None,
     db: DbOption = DEFAULT_DB,
     config: Annotated[Path | None, typer.Option("--config", help="YAML or TOML run config")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON result on stdout")] = False,
+    max_calls: Annotated[int | None, typer.Option(hidden=True)] = None,  # earlier names of budget flags
+    token_budget: Annotated[int | None, typer.Option(hidden=True)] = None,
+    max_cost: Annotated[float | None, typer.Option(hidden=True)] = None,
+    max_minutes: Annotated[float | None, typer.Option(hidden=True)] = None,
 ) -> None:
     """Search for solutions of a task's problems."""
     file_values = read_config_file(config) if config else {}
@@ -94,17 +100,25 @@ def run_command(
         "temperature": temperature,
         "completion_tokens": completion_tokens,
         "seed": seed,
-        "max_iterations": iterations,
-        "max_calls": max_calls,
-        "max_tokens": token_budget,
-        "max_cost_usd": max_cost,
-        "max_seconds": None if max_minutes is None else max_minutes * 60,
-        "target_score": target,
+        "sandbox": sandbox,
+        "iterations": iterations,
+        "calls": _one_of("--calls", calls, "--max-calls", max_calls),
+        "tokens": _one_of("--tokens", tokens, "--token-budget", token_budget),
+        "cost_usd": _one_of("--cost-usd", cost_usd, "--max-cost", max_cost),
+        "minutes": _one_of("--minutes", minutes, "--max-minutes", max_minutes),
+        "target": target,
         "patience": patience,
         "min_delta": min_delta,
     }
     run_config = build_config(file_values, flags)
     _run(run_config, db, run_id=None, as_json=as_json)
+
+
+def _one_of(flag: str, value: Any, old_flag: str, old_value: Any) -> Any:
+    """A budget flag or its earlier name (still accepted, hidden from --help); both at once is ambiguous."""
+    if value is not None and old_value is not None:
+        raise ConfigError(f"{old_flag} is the earlier name of {flag}: give only {flag}")
+    return value if value is not None else old_value
 
 
 @app.command("resume")
@@ -113,16 +127,23 @@ def resume_command(
     db: DbOption = DEFAULT_DB,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Continue a run that was stopped or killed, without redoing finished work."""
+    """Continue a run that was stopped or killed, without redoing finished work, with its recorded config
+    (search settings, budget, sandbox and the task's module)."""
     with Store(db) as store:
         run_id, config = load_stored_config(store, run)
     _run(config, db, run_id=run_id, as_json=as_json)
 
 
 def _run(config: RunConfig, db: Path, *, run_id: str | None, as_json: bool) -> None:
-    prepared = prepare(config)
-    with Store(db) as store, ProgressDisplay() as progress:
-        result = asyncio.run(execute(prepared, store, run_id=run_id, on_progress=progress))
+    prepared = prepare(config, resuming=run_id is not None)
+    for warning in prepared.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    try:
+        with Store(db) as store, ProgressDisplay() as progress:
+            result = asyncio.run(execute(prepared, store, run_id=run_id, on_progress=progress))
+    except KeyboardInterrupt:  # the run is recorded as interrupted by then (execute's finally)
+        print(INTERRUPTED, file=sys.stderr)
+        raise typer.Exit(130) from None
     if as_json:
         print(json.dumps(result.to_json()))
     else:
@@ -154,11 +175,9 @@ def runs_command(db: DbOption = DEFAULT_DB) -> None:
     if not rows:
         out.print(f"no runs in {db}")
     for row in rows:
-        config = json.loads(row["config_json"])
-        summary = json.loads(row["summary_json"]) if row["summary_json"] else {}
-        solved = summary.get("solve_rate")
+        solved = (row.summary or {}).get("solve_rate")
         solved_text = "" if solved is None else f" solved {solved:.0%}"
-        out.print(f"{row['id']}  {row['status']:11} {row['task']:24} {config.get('model')}{solved_text}")
+        out.print(f"{row.id}  {row.status:11} {row.task:24} {row.config.get('model')}{solved_text}")
 
 
 @app.command("show")
@@ -174,36 +193,36 @@ def show_command(
         assert row is not None
         problems = []
         for search in store.searches(run_id):
-            key = search["problem_key"]
+            key = search.problem_key
             entries = store.hypotheses(run_id, key)
-            best = next((e for e in entries if e.hypothesis.id == search["best_hypothesis_id"]), None)
+            best = next((e for e in entries if e.hypothesis.id == search.best_hypothesis_id), None)
             problems.append(
                 {
                     "problem": key,
-                    "status": search["status"],
-                    "stop_reason": search["stop_reason"],
-                    "stop_detail": search["stop_detail"],
-                    "best_score": search["best_score"],
-                    "best_status": search["best_status"],
+                    "status": search.status,
+                    "stop_reason": search.stop_reason.value if search.stop_reason else None,
+                    "stop_detail": search.stop_detail,
+                    "best_score": search.best_score,
+                    "best_status": search.best_status.value if search.best_status else None,
                     "best_hypothesis": best.hypothesis.content if best else None,
-                    "held_out": json.loads(search["held_out_json"]) if search["held_out_json"] else None,
+                    "held_out": search.held_out.model_dump(mode="json") if search.held_out else None,
                     "hypotheses": len(entries),
                     "history": [
-                        {"iteration": it["iteration"], "best_score": it["best_score"], "calls": it["calls"]}
+                        {"iteration": it.iteration, "best_score": it.best_score, "calls": it.calls}
                         for it in store.iterations(run_id, key)
                     ],
                 }
             )
     shown = {
         "run_id": run_id,
-        "status": row["status"],
+        "status": row.status,
         "config": config.model_dump(mode="json"),
         "problems": problems,
     }
     if as_json:
         print(json.dumps(shown))
         return
-    out.print(f"[bold]run {run_id}[/bold] ({row['status']})")
+    out.print(f"[bold]run {run_id}[/bold] ({row.status})")
     out.print(json.dumps(shown["config"], indent=2), markup=False, highlight=False)
     for p in problems:
         history = " ".join(f"{h['iteration']}:{h['best_score']}" for h in p["history"]) or "-"
@@ -227,16 +246,22 @@ def _mount_optional_apps() -> None:
         app.add_typer(sub.app, name=name)
 
 
+INTERRUPTED = "interrupted: finished work is saved; continue with `assay resume RUN` (see `assay runs`)"
+
+
 def main() -> None:
+    """The console script: every AssayError is one line and exit 2, Ctrl-C is one line and exit 130."""
     _mount_optional_apps()
     try:
         _check_packages()
-        app(standalone_mode=False)
+        # typer, outside standalone mode, returns the exit code of a typer.Exit (and turns a Ctrl-C inside
+        # a command into Exit(130)) instead of raising it
+        code = app(standalone_mode=False)
     except AssayError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print("error: " + " ".join(str(e).splitlines()), file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted: finished work is saved; continue with `assay resume RUN`", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
     except typer.Exit as e:
         sys.exit(e.exit_code)
@@ -249,6 +274,8 @@ def main() -> None:
             e.show()
             sys.exit(e.exit_code)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

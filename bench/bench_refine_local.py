@@ -18,7 +18,6 @@ import asyncio
 import collections
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from results_md import write_section
 
 from agent.kernel.types import Hypothesis
 from agent.models.local_weights import default_model_spec
+from agent.store.sqlite import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Refine with the local model"
@@ -63,23 +63,18 @@ def run_task(task: str, samples: int, iterations: int, seed: int, workdir: Path)
     if proc.returncode != 0:
         raise SystemExit(f"{task}: assay exited {proc.returncode}\n{proc.stderr[-3000:]}")
     result = json.loads(proc.stdout)
-    with sqlite3.connect(db) as conn:
-        statuses = collections.Counter(
-            s for (s,) in conn.execute("SELECT status FROM hypotheses WHERE model != 'seed'")
-        )
-        seeds = conn.execute("SELECT COUNT(*) FROM hypotheses WHERE model = 'seed'").fetchone()[0]
-        best_written = conn.execute(
-            "SELECT MAX(score) FROM hypotheses WHERE model != 'seed' AND score IS NOT NULL"
-        ).fetchone()[0]
-        best_is_seed = bool(
-            conn.execute(
-                "SELECT COUNT(*) FROM hypotheses WHERE model = 'seed' AND id = ?",
-                (result["problems"][0]["best_hypothesis_id"],),
-            ).fetchone()[0]
-        )
-        per_iteration = [
-            (i, b) for i, b in conn.execute("SELECT iteration, iteration_best FROM iterations ORDER BY 1")
-        ]
+    (problem,) = result["problems"]
+    with Store(db) as store:  # the typed records, so the bench survives schema migrations
+        entries = store.hypotheses(result["run_id"], problem["problem"])
+        history = store.iterations(result["run_id"], problem["problem"])
+    written = [e for e in entries if e.hypothesis.model != "seed"]
+    statuses = collections.Counter(e.verdict.status.value for e in written)
+    seeds = len(entries) - len(written)
+    best_written = max((e.verdict.score for e in written if e.verdict.score is not None), default=None)
+    best_is_seed = any(
+        e.hypothesis.model == "seed" and e.hypothesis.id == problem["best_hypothesis_id"] for e in entries
+    )
+    per_iteration = [(it.iteration, it.iteration_best) for it in history]
     return result, {
         "wall_s": wall,
         "statuses": dict(statuses),

@@ -72,7 +72,7 @@ async def measure(samples: int, iterations: int, strategy: str, same_process: bo
             task=task,
             model=model,
             strategy=make_strategy(strategy),
-            budget=Budget(max_iterations=iterations),
+            budget=Budget(iterations=iterations),
             store=store,
             run_id=run_id,
             settings=SearchSettings(samples=samples, verify_concurrency=samples),

@@ -66,7 +66,8 @@ def check(image: Annotated[str, typer.Option(help="image to look for")] = DEFAUL
         except SandboxError as exc:
             typer.echo(f"{name} sandbox: FAILED: {exc}")
             ok = False
-    typer.echo(f"default for untrusted code: {'docker' if status.usable else 'process (NOT isolated)'}")
+    unusable = " (not usable here: runs of candidate code stop; `--sandbox process` runs them NOT isolated)"
+    typer.echo("default for untrusted code: docker" + ("" if status.usable else unusable))
     if not ok:
         raise typer.Exit(1)
 

@@ -33,6 +33,9 @@ class Task:
     seed_candidates: tuple[str, ...] = ()
     #: numbers that describe the problem for reports (e.g. baselines); never shown to the model
     info: dict[str, str] = field(default_factory=dict)
+    #: its verifiers run candidate code in the shared sandbox: a run resolves that sandbox (Docker unless
+    #: `process` is chosen knowingly) before the first model call, so a missing Docker stops it in one line
+    uses_sandbox: bool = False
 
     def __post_init__(self) -> None:
         check_verifier(self.verifier, f"task {self.key}: verifier")

@@ -111,17 +111,59 @@ class StopReason(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-class Budget(Frozen):
-    """Limits of one search. `None` means unlimited; at least iterations is bounded by default."""
+#: budget keys of earlier releases (config files, and configs stored by earlier runs) -> today's names
+LEGACY_BUDGET_KEYS = {
+    "max_iterations": "iterations",
+    "max_calls": "calls",
+    "max_tokens": "tokens",
+    "max_cost_usd": "cost_usd",
+    "max_seconds": "minutes",
+    "target_score": "target",
+}
 
-    max_iterations: int | None = Field(default=5, ge=1)
-    max_calls: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_cost_usd: float | None = Field(default=None, gt=0)
-    max_seconds: float | None = Field(default=None, gt=0)
-    target_score: float | None = None
+
+def upgrade_budget_keys(values: dict[str, Any]) -> dict[str, Any]:
+    """Rename earlier releases' budget keys (`max_seconds` becomes `minutes`); naming one limit twice is an
+    error rather than a silent choice between two numbers."""
+    upgraded = dict(values)
+    for old, new in LEGACY_BUDGET_KEYS.items():
+        if old not in upgraded:
+            continue
+        value = upgraded.pop(old)
+        if new in upgraded:
+            raise ValueError(f"{old} and {new} name the same limit: keep only {new}")
+        if old == "max_seconds" and isinstance(value, int | float) and not isinstance(value, bool):
+            value = value / 60
+        upgraded[new] = value
+    return upgraded
+
+
+class Budget(Frozen):
+    """Limits of one search, each named like its `assay run` flag (`iterations` <-> `--iterations`).
+
+    `None` means unlimited; iterations are bounded by default. `tokens` is the whole search's token budget
+    (prompt and completion, summed over calls); the per-completion limit is the run's `completion_tokens`.
+    """
+
+    iterations: int | None = Field(default=5, ge=1)
+    calls: int | None = Field(default=None, ge=1)
+    tokens: int | None = Field(default=None, ge=1)
+    cost_usd: float | None = Field(default=None, gt=0)
+    minutes: float | None = Field(default=None, gt=0)  # wall clock
+    target: float | None = None  # stop when the best score reaches it
     patience: int | None = Field(default=None, ge=1)
     min_delta: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_keys(cls, data: Any) -> Any:
+        """Configs written before the rename (files, and runs stored by earlier releases) still load."""
+        return upgrade_budget_keys(data) if isinstance(data, dict) else data
+
+    @property
+    def seconds(self) -> float | None:
+        """The wall-clock limit in seconds, as the clock measures it."""
+        return None if self.minutes is None else self.minutes * 60
 
 
 def score_key(score: float | None) -> float:

@@ -1,6 +1,9 @@
 """`RunConfig`: everything that defines a run, loadable from YAML/TOML and overridable by CLI flags.
 
-The whole config is stored with the run, so `assay resume` rebuilds exactly the same search.
+The whole config is stored with the run, so `assay resume` rebuilds exactly the same search: the same search
+settings, budget, sandbox and the module that registered the task. One vocabulary throughout: a flag
+`--x-y` is the key `x_y`, and a budget flag is the key of that name under `budget` (or at the top level of
+a file): `--iterations` <-> `budget.iterations`, `--cost-usd` <-> `budget.cost_usd`.
 """
 
 from __future__ import annotations
@@ -11,33 +14,75 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from agent.kernel.errors import ConfigError
-from agent.kernel.types import Budget
+from agent.kernel.types import LEGACY_BUDGET_KEYS, Budget, upgrade_budget_keys
+from agent.search.settings import SearchSettings
+from sandboxes.config import SandboxConfig
 
 DEFAULT_DB = Path(os.environ.get("ASSAY_DB", ".assay/runs.db"))
 
+#: budget keys a file may also give at its top level, under the flag's own name (or an earlier release's)
+_BUDGET_KEYS = frozenset(Budget.model_fields) | frozenset(LEGACY_BUDGET_KEYS)
 
-class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class RunConfig(SearchSettings):
+    """A run: what to search (task, problems), with what (model, strategy), how (the inherited search
+    settings), how long (budget) and where candidate code runs (sandbox)."""
 
     task: str
+    #: the module that registered `task`; filled by `prepare`, so a plugin task resumes without its env var
+    task_module: str | None = None
     problems: str | None = None  # None: the suite's documented default
     model: str | None = None  # None: the installed local default model
     base_url: str | None = None
     strategy: str = "refine"
-    samples: int = Field(default=4, ge=1, le=256)
-    top_k: int = Field(default=1, ge=1, le=32)  # parents (with feedback) shown in each prompt
-    temperature: float = Field(default=0.8, ge=0, le=2)
-    completion_tokens: int = Field(default=1024, ge=16)  # per completion; the budget has max_tokens
-    seed: int = 0
     budget: Budget = Budget()
+    #: None: Docker, probed by `prepare` for tasks that run candidate code; "process" must be chosen
+    sandbox: SandboxConfig | None = None
     request_timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     model_concurrency: int = Field(default=8, ge=1)
-    verify_concurrency: int = Field(default=4, ge=1)
-    verify_retries: int = Field(default=2, ge=0)  # retries of infrastructure failures (never of candidates)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _normalise(cls, data: Any) -> Any:
+        return normalise(data) if isinstance(data, dict) else data
+
+    @field_validator("sandbox", mode="before")
+    @classmethod
+    def _sandbox_by_name(cls, value: Any) -> Any:
+        """`sandbox: process` (or `--sandbox process`) names a sandbox with its default settings."""
+        return {"type": value} if isinstance(value, str) else value
+
+
+def normalise(values: dict[str, Any]) -> dict[str, Any]:
+    """Budget keys at the top level move under `budget`, and earlier releases' names become today's.
+
+    The same limit given twice (top level and `budget`, or an old and a new name) is an error, never a
+    silent choice between two numbers.
+    """
+    out = dict(values)
+    top = {k: out.pop(k) for k in list(out) if k in _BUDGET_KEYS}
+    budget = out.get("budget")
+    if isinstance(budget, Budget):
+        if not top:
+            return out
+        budget = budget.model_dump(exclude_unset=True)
+    budget = {} if budget is None else budget
+    if not isinstance(budget, dict):
+        raise ValueError("budget: must be a mapping of limits, e.g. {iterations: 6, target: 1}")
+    try:
+        budget, top = upgrade_budget_keys(budget), upgrade_budget_keys(top)
+    except ValueError as e:
+        raise ValueError(f"budget: {e}") from None
+    for key, value in top.items():
+        if key in budget and budget[key] != value:
+            raise ValueError(f"budget: {key} is given both at the top level and under budget")
+        budget[key] = value
+    out["budget"] = budget
+    return out
 
 
 def describe_validation_error(err: ValidationError) -> str:
@@ -66,14 +111,20 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def build_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> RunConfig:
-    """Merge file values with explicitly given flags (flags win; budget keys merge one by one)."""
-    merged = dict(file_values)
-    budget = dict(merged.get("budget") or {})
+    """Merge file values with explicitly given flags: flags win, budget keys merge one by one, and a flag
+    naming the file's sandbox type keeps the file's settings for it."""
+    try:
+        merged = normalise(file_values)
+    except ValueError as e:
+        raise ConfigError(f"invalid config: {e}") from None
+    budget = dict(merged["budget"])
     for key, value in overrides.items():
         if value is None:
             continue
         if key in Budget.model_fields:
             budget[key] = value
+        elif key == "sandbox" and _same_sandbox_type(merged.get("sandbox"), value):
+            continue
         else:
             merged[key] = value
     merged["budget"] = budget
@@ -81,3 +132,7 @@ def build_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> RunC
         return RunConfig.model_validate(merged)
     except ValidationError as e:
         raise ConfigError(describe_validation_error(e)) from None
+
+
+def _same_sandbox_type(from_file: Any, flag: Any) -> bool:
+    return isinstance(from_file, dict) and isinstance(flag, str) and from_file.get("type") == flag

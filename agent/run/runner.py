@@ -7,16 +7,18 @@ from typing import Any
 
 from agent.kernel.errors import ConfigError
 from agent.kernel.model import Model
-from agent.kernel.plugins import load_suite
-from agent.kernel.task import Task
+from agent.kernel.plugins import REGISTRY, load_suite
+from agent.kernel.task import Suite, Task
 from agent.kernel.types import VerdictStatus
 from agent.models.base import ModelSettings, make_model
 from agent.models.defaults import resolve_model_spec
 from agent.run.config import RunConfig
-from agent.search.loop import ProgressCallback, Search, SearchOutcome, SearchSettings
+from agent.run.sandbox import resolve_sandbox
+from agent.search.loop import ProgressCallback, Search, SearchOutcome
 from agent.search.strategies import make_strategy
 from agent.store.sqlite import Store
-from sandboxes import close_sandbox
+from sandboxes import close_sandbox, configure
+from sandboxes.shared import configured
 
 
 @dataclass(frozen=True)
@@ -84,19 +86,47 @@ def outcome_json(o: SearchOutcome) -> dict[str, Any]:
 
 @dataclass
 class PreparedRun:
-    """Everything checked before anything is written: bad input fails here, with nothing half-created."""
+    """Everything checked before anything is written: bad input fails here, with nothing half-created.
+
+    `config` is the resolved one, as it is stored: the model spec, the task's module and the sandbox filled
+    in, so a resume repeats exactly this run.
+    """
 
     config: RunConfig
     model_spec: str
     problems: list[Task]
+    warnings: tuple[str, ...] = ()  # for the user, once (e.g. that the process sandbox does not isolate)
 
 
-def prepare(config: RunConfig) -> PreparedRun:
+def prepare(config: RunConfig, *, resuming: bool = False) -> PreparedRun:
+    """Check and resolve `config` before any model call or store write; every failure is a ConfigError."""
     make_strategy(config.strategy)  # unknown strategy -> UnknownNameError before any work
-    problems = load_suite(config.task).select(config.problems)
+    problems = _load_suite(config).select(config.problems)
     if not problems:
         raise ConfigError(f"no problems selected from {config.task}")
-    return PreparedRun(config, resolve_model_spec(config.model), problems)
+    sandbox = resolve_sandbox(config.task, config.sandbox, problems, resuming=resuming)
+    model_spec = resolve_model_spec(config.model)
+    module = REGISTRY.get(config.task).module  # registered by load_suite above
+    resolved = config.model_copy(
+        update={"model": model_spec, "task_module": module, "sandbox": sandbox.config}
+    )
+    warnings = () if sandbox.warning is None else (sandbox.warning,)
+    return PreparedRun(resolved, model_spec, problems, warnings)
+
+
+def _load_suite(config: RunConfig) -> Suite:
+    """The suite, importing the module recorded with the run first (a task registered only through
+    ASSAY_TASK_MODULES resumes without it); if that module has gone but the task is still registered by the
+    plugins (a release moved it), the task is found anyway."""
+    try:
+        return load_suite(config.task, config.task_module)
+    except ConfigError as first:
+        if config.task_module is None:
+            raise
+        try:
+            return load_suite(config.task)
+        except ConfigError:
+            raise first from None
 
 
 def build_model(config: RunConfig, spec: str) -> Model:
@@ -122,22 +152,16 @@ async def execute(
     own_model = model is None
     model = model or build_model(config, prepared.model_spec)
     if run_id is None:
-        stored = config.model_copy(update={"model": prepared.model_spec})
-        run_id = store.create_run(config.task, stored.model_dump_json())
+        run_id = store.create_run(config.task, config.model_dump_json(), task_module=config.task_module)
     else:
         store.set_run_status(run_id, "running")
-    settings = SearchSettings(
-        samples=config.samples,
-        top_k=config.top_k,
-        temperature=config.temperature,
-        max_tokens=config.completion_tokens,
-        seed=config.seed,
-        verify_concurrency=config.verify_concurrency,
-        verify_retries=config.verify_retries,
-    )
+    previous_sandbox = configured()
     outcomes: list[SearchOutcome] = []
     status = "interrupted"
     try:
+        if config.sandbox is not None:  # the verifiers' shared sandbox: the one resolved and recorded here
+            await close_sandbox()  # one built before under another configuration must not be reused
+            configure(config.sandbox)
         for position, task in enumerate(prepared.problems):
             store.start_search(run_id, task.key, position)
             search = Search(
@@ -147,7 +171,7 @@ async def execute(
                 budget=config.budget,
                 store=store,
                 run_id=run_id,
-                settings=settings,
+                settings=config,  # a RunConfig is its search settings
                 on_progress=on_progress,
             )
             outcomes.append(await search.run())
@@ -158,6 +182,7 @@ async def execute(
         if own_model:
             await model.close()
         await close_sandbox()  # verifiers share one sandbox per process; release its containers
+        configure(previous_sandbox)
     return result
 
 
@@ -165,4 +190,4 @@ def load_stored_config(store: Store, run_id: str) -> tuple[str, RunConfig]:
     row = store.get_run(run_id)
     if row is None:
         raise ConfigError(f"no run {run_id!r} in {store.path} (see `assay runs`)")
-    return row["id"], RunConfig.model_validate_json(row["config_json"])
+    return row.id, RunConfig.model_validate_json(row.config_json)

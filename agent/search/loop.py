@@ -26,23 +26,10 @@ from agent.kernel.verifier import Verifier
 from agent.search.archive import Archive
 from agent.search.budget import BudgetTracker
 from agent.search.prompts import build_messages
+from agent.search.settings import SearchSettings
 from agent.search.strategies import Strategy
+from agent.store.records import SearchRecord
 from agent.store.sqlite import Store
-
-
-@dataclass(frozen=True)
-class SearchSettings:
-    samples: int = 4
-    top_k: int = 1
-    temperature: float = 0.8
-    max_tokens: int = 1024
-    seed: int = 0
-    verify_concurrency: int = 4
-    verify_retries: int = 2
-
-    def sample_seed(self, iteration: int, sample: int) -> int:
-        """The same (seed, iteration, sample) always asks the model with the same seed."""
-        return self.seed * 1_000_003 + iteration * 1_000 + sample
 
 
 @dataclass(frozen=True)
@@ -100,7 +87,7 @@ class Search:
     # -- public -----------------------------------------------------------------------------------------
     async def run(self) -> SearchOutcome:
         row = self.store.get_search(self.run_id, self.key)
-        if row is not None and row["status"] == "finished":
+        if row is not None and row.finished:
             return self._finished_outcome(row)
         self._restore()
         await self._seed_archive()
@@ -114,10 +101,10 @@ class Search:
     def _restore(self) -> None:
         """Rebuild the archive and counters from the store (empty for a new search)."""
         row = self.store.get_search(self.run_id, self.key)
-        self._elapsed_before = float(row["elapsed_s"]) if row is not None else 0.0
+        self._elapsed_before = row.elapsed_s if row is not None else 0.0
         done = self.store.iterations(self.run_id, self.key)
         self.tracker.iterations = len(done)
-        self.tracker.best_history = [r["best_score"] for r in done]
+        self.tracker.best_history = [r.best_score for r in done]
         self.archive.extend(
             e for e in self.store.hypotheses(self.run_id, self.key) if e.hypothesis.iteration <= len(done)
         )
@@ -230,7 +217,7 @@ class Search:
             return recorded.completion
         params = {
             "temperature": self.settings.temperature,
-            "max_tokens": self.settings.max_tokens,
+            "max_tokens": self.settings.completion_tokens,  # the API's word for the per-completion limit
             "seed": self.settings.sample_seed(iteration, sample),
         }
         try:
@@ -323,17 +310,16 @@ class Search:
             self.key, reason, detail, best, held_out, self.tracker.iterations, self.tracker.spend, elapsed
         )
 
-    def _finished_outcome(self, row: object) -> SearchOutcome:
+    def _finished_outcome(self, row: SearchRecord) -> SearchOutcome:
         entries = self.store.hypotheses(self.run_id, self.key)
-        best = next((e for e in entries if e.hypothesis.id == row["best_hypothesis_id"]), None)  # type: ignore[index]
-        held = row["held_out_json"]  # type: ignore[index]
+        best = next((e for e in entries if e.hypothesis.id == row.best_hypothesis_id), None)
         return SearchOutcome(
             self.key,
-            StopReason(row["stop_reason"]),  # type: ignore[index]
-            row["stop_detail"] or "",  # type: ignore[index]
+            row.stop_reason or StopReason.INTERRUPTED,  # a finished search always recorded its reason
+            row.stop_detail or "",
             best,
-            Verdict.model_validate_json(held) if held else None,
+            row.held_out,
             len(self.store.iterations(self.run_id, self.key)),
             self.store.spend(self.run_id, self.key),
-            float(row["elapsed_s"]),  # type: ignore[index]
+            row.elapsed_s,
         )

@@ -4,6 +4,9 @@ Every LLM request/response, hypothesis and verdict is committed the moment it ex
 `kill -9` loses at most the work that was in flight. `assay resume` replays the recorded completions
 instead of calling the model again and finds finished verdicts in the verdict cache, keyed by
 (problem, hypothesis id, verifier name, verifier version), so nothing finished is redone.
+
+Readers get typed, frozen records (`agent.store.records`), never a `sqlite3.Row`; the schema and its
+versions are in `agent.store.migrations`, applied when a file is opened.
 """
 
 from __future__ import annotations
@@ -19,87 +22,20 @@ from typing import Any
 from agent.kernel.errors import StoreError
 from agent.kernel.records import RecordedCall, RecordedHypothesis, Spend
 from agent.kernel.types import Completion, Hypothesis, Message, Usage, Verdict
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    created REAL NOT NULL,
-    updated REAL NOT NULL,
-    status TEXT NOT NULL,            -- running | finished | interrupted | failed
-    task TEXT NOT NULL,
-    config_json TEXT NOT NULL,
-    summary_json TEXT
-);
-CREATE TABLE IF NOT EXISTS searches (
-    run_id TEXT NOT NULL,
-    problem_key TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    status TEXT NOT NULL,            -- running | finished
-    stop_reason TEXT,
-    stop_detail TEXT,
-    elapsed_s REAL NOT NULL DEFAULT 0,
-    best_hypothesis_id TEXT,
-    best_score REAL,
-    best_status TEXT,
-    held_out_json TEXT,
-    PRIMARY KEY (run_id, problem_key)
-);
-CREATE TABLE IF NOT EXISTS llm_calls (
-    run_id TEXT NOT NULL,
-    problem_key TEXT NOT NULL,
-    iteration INTEGER NOT NULL,
-    sample INTEGER NOT NULL,
-    created REAL NOT NULL,
-    messages_json TEXT NOT NULL,
-    params_json TEXT NOT NULL,
-    ok INTEGER NOT NULL,
-    response_text TEXT,
-    error TEXT,
-    model TEXT,
-    prompt_tokens INTEGER NOT NULL DEFAULT 0,
-    completion_tokens INTEGER NOT NULL DEFAULT 0,
-    cost_usd REAL,
-    latency_s REAL,
-    finish_reason TEXT,
-    PRIMARY KEY (run_id, problem_key, iteration, sample)
-);
-CREATE TABLE IF NOT EXISTS hypotheses (
-    run_id TEXT NOT NULL,
-    problem_key TEXT NOT NULL,
-    iteration INTEGER NOT NULL,
-    sample INTEGER NOT NULL,
-    id TEXT NOT NULL,
-    content TEXT NOT NULL,
-    parent_ids_json TEXT NOT NULL,
-    model TEXT NOT NULL,
-    meta_json TEXT NOT NULL,
-    status TEXT NOT NULL,
-    score REAL,
-    verdict_json TEXT NOT NULL,
-    PRIMARY KEY (run_id, problem_key, iteration, sample)
-);
-CREATE TABLE IF NOT EXISTS verdicts (
-    problem_key TEXT NOT NULL,
-    hypothesis_id TEXT NOT NULL,
-    verifier TEXT NOT NULL,
-    version TEXT NOT NULL,
-    created REAL NOT NULL,
-    verdict_json TEXT NOT NULL,
-    PRIMARY KEY (problem_key, hypothesis_id, verifier, version)
-);
-CREATE TABLE IF NOT EXISTS iterations (
-    run_id TEXT NOT NULL,
-    problem_key TEXT NOT NULL,
-    iteration INTEGER NOT NULL,
-    best_score REAL,
-    iteration_best REAL,
-    calls INTEGER NOT NULL,
-    tokens INTEGER NOT NULL,
-    cost_usd REAL NOT NULL,
-    elapsed_s REAL NOT NULL,
-    PRIMARY KEY (run_id, problem_key, iteration)
-);
-"""
+from agent.store.migrations import check_not_newer, migrate, schema_version
+from agent.store.records import (
+    CachedVerdictRecord,
+    CallRecord,
+    IterationRecord,
+    RunRecord,
+    SearchRecord,
+    cached_verdict_from_row,
+    call_from_row,
+    hypothesis_from_row,
+    iteration_from_row,
+    run_from_row,
+    search_from_row,
+)
 
 
 def new_run_id() -> str:
@@ -115,12 +51,21 @@ class Store:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"cannot open run store {self.path}: {e}") from None
+        try:
+            # refuse a newer file before touching it (switching to WAL would already write to it)
+            check_not_newer(schema_version(self._db), self.path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as e:
+            migrate(self._db, self.path)
+        except sqlite3.Error as e:
+            self._db.close()
             raise StoreError(f"cannot open run store {self.path}: {e}") from None
+        except BaseException:
+            self._db.close()
+            raise
         self._db.row_factory = sqlite3.Row
 
     def close(self) -> None:
@@ -139,13 +84,16 @@ class Store:
             raise StoreError(f"cannot write to run store {self.path}: {e}") from None
 
     # -- runs -------------------------------------------------------------------------------------------
-    def create_run(self, task: str, config_json: str, run_id: str | None = None) -> str:
+    def create_run(
+        self, task: str, config_json: str, run_id: str | None = None, *, task_module: str | None = None
+    ) -> str:
+        """`task_module`: the module that registered `task`, so a resume can import a plugin task again."""
         run_id = run_id or new_run_id()
         now = time.time()
         self._write(
-            "INSERT INTO runs (id, created, updated, status, task, config_json)"
-            " VALUES (?, ?, ?, 'running', ?, ?)",
-            (run_id, now, now, task, config_json),
+            "INSERT INTO runs (id, created, updated, status, task, config_json, task_module)"
+            " VALUES (?, ?, ?, 'running', ?, ?, ?)",
+            (run_id, now, now, task, config_json, task_module),
         )
         return run_id
 
@@ -155,16 +103,21 @@ class Store:
             (status, time.time(), None if summary is None else json.dumps(summary), run_id),
         )
 
-    def get_run(self, run_id: str) -> sqlite3.Row | None:
-        rows = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchall()
-        if not rows:  # allow a unique prefix, as git does
-            rows = self._db.execute(
-                "SELECT * FROM runs WHERE id LIKE ? ORDER BY created", (run_id.replace("%", "") + "%",)
-            ).fetchall()
-        return rows[0] if len(rows) == 1 else None
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run with this id, or the only one whose id starts with it (as git does); else None.
 
-    def list_runs(self, limit: int = 50) -> list[sqlite3.Row]:
-        return self._db.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+        The prefix is compared literally (`substr`, not `LIKE`, where `_` and `%` are wildcards).
+        """
+        rows = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchall()
+        if not rows and run_id:
+            rows = self._db.execute(
+                "SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(run_id), run_id)
+            ).fetchall()
+        return run_from_row(rows[0]) if len(rows) == 1 else None
+
+    def list_runs(self, limit: int = 50) -> list[RunRecord]:
+        rows = self._db.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+        return [run_from_row(row) for row in rows]
 
     # -- searches (one per problem) ---------------------------------------------------------------------
     def start_search(self, run_id: str, problem_key: str, position: int) -> None:
@@ -174,15 +127,17 @@ class Store:
             (run_id, problem_key, position),
         )
 
-    def get_search(self, run_id: str, problem_key: str) -> sqlite3.Row | None:
-        return self._db.execute(
+    def get_search(self, run_id: str, problem_key: str) -> SearchRecord | None:
+        row = self._db.execute(
             "SELECT * FROM searches WHERE run_id = ? AND problem_key = ?", (run_id, problem_key)
         ).fetchone()
+        return search_from_row(row) if row is not None else None
 
-    def searches(self, run_id: str) -> list[sqlite3.Row]:
-        return self._db.execute(
+    def searches(self, run_id: str) -> list[SearchRecord]:
+        rows = self._db.execute(
             "SELECT * FROM searches WHERE run_id = ? ORDER BY position", (run_id,)
         ).fetchall()
+        return [search_from_row(row) for row in rows]
 
     def set_search_elapsed(self, run_id: str, problem_key: str, elapsed_s: float) -> None:
         self._write(
@@ -261,15 +216,16 @@ class Store:
             "SELECT * FROM llm_calls WHERE run_id = ? AND problem_key = ? AND iteration = ?",
             (run_id, problem_key, iteration),
         ).fetchall()
-        return {row["sample"]: _row_to_call(row) for row in rows}
+        return {call.sample: call.recorded() for call in map(call_from_row, rows)}
 
-    def calls(self, run_id: str, problem_key: str | None = None) -> list[sqlite3.Row]:
+    def calls(self, run_id: str, problem_key: str | None = None) -> list[CallRecord]:
         sql = "SELECT * FROM llm_calls WHERE run_id = ?"
         params: tuple[Any, ...] = (run_id,)
         if problem_key is not None:
             sql += " AND problem_key = ?"
             params += (problem_key,)
-        return self._db.execute(sql + " ORDER BY iteration, sample", params).fetchall()
+        rows = self._db.execute(sql + " ORDER BY iteration, sample", params).fetchall()
+        return [call_from_row(row) for row in rows]
 
     def spend(self, run_id: str, problem_key: str) -> Spend:
         row = self._db.execute(
@@ -278,7 +234,8 @@ class Store:
                FROM llm_calls WHERE run_id = ? AND problem_key = ?""",
             (run_id, problem_key),
         ).fetchone()
-        return Spend(row["calls"], row["tokens"], row["cost"])
+        calls, tokens, cost = row
+        return Spend(calls, tokens, cost)
 
     # -- hypotheses and verdicts ------------------------------------------------------------------------
     def record_hypothesis(
@@ -309,17 +266,17 @@ class Store:
             "SELECT * FROM hypotheses WHERE run_id = ? AND problem_key = ? ORDER BY iteration, sample",
             (run_id, problem_key),
         ).fetchall()
-        return [_row_to_hypothesis(row) for row in rows]
+        return [hypothesis_from_row(row) for row in rows]
 
     def cached_verdict(
         self, problem_key: str, hypothesis_id: str, verifier: str, version: str
     ) -> Verdict | None:
         row = self._db.execute(
-            """SELECT verdict_json FROM verdicts
+            """SELECT * FROM verdicts
                WHERE problem_key = ? AND hypothesis_id = ? AND verifier = ? AND version = ?""",
             (problem_key, hypothesis_id, verifier, version),
         ).fetchone()
-        return Verdict.model_validate_json(row["verdict_json"]) if row else None
+        return cached_verdict_from_row(row).verdict if row is not None else None
 
     def cache_verdict(
         self, problem_key: str, hypothesis_id: str, verifier: str, version: str, verdict: Verdict
@@ -330,10 +287,12 @@ class Store:
             (problem_key, hypothesis_id, verifier, version, time.time(), verdict.model_dump_json()),
         )
 
-    def verdict_rows(self, problem_key: str) -> list[sqlite3.Row]:
-        return self._db.execute(
+    def cached_verdicts(self, problem_key: str) -> list[CachedVerdictRecord]:
+        """Every cached verdict of a problem, oldest first, whichever run produced it."""
+        rows = self._db.execute(
             "SELECT * FROM verdicts WHERE problem_key = ? ORDER BY created", (problem_key,)
         ).fetchall()
+        return [cached_verdict_from_row(row) for row in rows]
 
     # -- iterations (score history) ---------------------------------------------------------------------
     def record_iteration(
@@ -362,37 +321,14 @@ class Store:
             ),
         )
 
-    def iterations(self, run_id: str, problem_key: str) -> list[sqlite3.Row]:
-        return self._db.execute(
+    def iterations(self, run_id: str, problem_key: str) -> list[IterationRecord]:
+        rows = self._db.execute(
             "SELECT * FROM iterations WHERE run_id = ? AND problem_key = ? ORDER BY iteration",
             (run_id, problem_key),
         ).fetchall()
+        return [iteration_from_row(row) for row in rows]
 
-    def iter_runs(self) -> Iterator[sqlite3.Row]:
-        yield from self._db.execute("SELECT * FROM runs ORDER BY created")
-
-
-def _row_to_call(row: sqlite3.Row) -> RecordedCall:
-    if not row["ok"]:
-        return RecordedCall(False, None, row["error"])
-    completion = Completion(
-        text=row["response_text"],
-        model=row["model"] or "",
-        usage=Usage(prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"]),
-        cost_usd=row["cost_usd"],
-        finish_reason=row["finish_reason"],
-        latency_s=row["latency_s"] or 0.0,
-    )
-    return RecordedCall(True, completion, None)
-
-
-def _row_to_hypothesis(row: sqlite3.Row) -> RecordedHypothesis:
-    hypothesis = Hypothesis(
-        id=row["id"],
-        content=row["content"],
-        parent_ids=tuple(json.loads(row["parent_ids_json"])),
-        iteration=row["iteration"],
-        model=row["model"],
-        meta=json.loads(row["meta_json"]),
-    )
-    return RecordedHypothesis(row["sample"], hypothesis, Verdict.model_validate_json(row["verdict_json"]))
+    def iter_runs(self) -> Iterator[RunRecord]:
+        """Every run, oldest first, read lazily (for tools that walk a large store)."""
+        for row in self._db.execute("SELECT * FROM runs ORDER BY created"):
+            yield run_from_row(row)

@@ -44,4 +44,5 @@ def make_task() -> Task:
         verifier=CirclePackingVerifier(N_CIRCLES, limits=LIMITS, best_known=BEST_KNOWN),
         held_out=CirclePackingVerifier(N_CIRCLES, name="circle-packing-check", limits=LIMITS),
         info={"best_known": str(BEST_KNOWN), "n_circles": str(N_CIRCLES)},
+        uses_sandbox=True,
     )

@@ -179,6 +179,7 @@ def make_task(index: int, problem: dict[str, Any]) -> Task:
         ),
         held_out=CodeTestVerifier(held_out_spec(problem), name="humaneval-check", limits=LIMITS),
         info={"task_id": problem["task_id"], "entry_point": problem["entry_point"]},
+        uses_sandbox=True,
     )
 
 

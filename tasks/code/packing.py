@@ -17,19 +17,11 @@ from agent.kernel.identity import fingerprint
 from agent.kernel.sandbox import Limits, Sandbox
 from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
 from verifiers.code import run as code_run
-from verifiers.code.run import CodeSpec, RunStatus, TestCase, run_code
-from verifiers.code.verifier import describe_failure, describe_run
+from verifiers.code.run import CodeSpec, TestCase, run_code
+from verifiers.code.verifier import UNSCORED_RUNS, describe_failure, describe_run
 
 MAX_REPORTED = 8
 Circle = tuple[float, float, float]
-
-_UNSCORED = {
-    RunStatus.SYNTAX: VerdictStatus.INVALID,
-    RunStatus.MISSING: VerdictStatus.INVALID,
-    RunStatus.LOAD_ERROR: VerdictStatus.ERROR,
-    RunStatus.CRASHED: VerdictStatus.ERROR,
-    RunStatus.TIMEOUT: VerdictStatus.TIMEOUT,
-}
 
 
 def _as_circles(value: Any, n: int) -> tuple[list[Circle], list[str]]:
@@ -112,9 +104,9 @@ class CirclePackingVerifier:
         run = await run_code(
             hypothesis.content, self.spec, sandbox=self.sandbox, limits=self.limits, python=self.python
         )
-        if run.status in _UNSCORED:
+        if run.status in UNSCORED_RUNS:
             return Verdict(
-                status=_UNSCORED[run.status], feedback=describe_run(run), duration_s=run.duration_s
+                status=UNSCORED_RUNS[run.status], feedback=describe_run(run), duration_s=run.duration_s
             )
         result = run.results[0]
         if not result.passed:  # pack() raised or returned something that is not plain data

@@ -1,1 +1,3 @@
-"""Loss-discovery tasks (LLM-Squared/DiscoPOP style): noisy digits and synthetic preference (each registers itself)."""
+"""Loss-discovery tasks (LLM-Squared/DiscoPOP style): noisy digits and synthetic preference.
+
+Each task module registers itself through its `assay.tasks` entry point."""

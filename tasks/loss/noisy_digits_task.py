@@ -51,6 +51,7 @@ def build(config: DigitsConfig | None = None, *, sandbox: Sandbox | None = None)
             "loss-train:noisy-digits:test", seeds=HELD_OUT_SEEDS, split="test", **common
         ),
         seed_candidates=CLASSIFICATION_SEEDS,
+        uses_sandbox=True,
         info={
             "metric": "clean validation accuracy, mean over seeds 0-2 (held-out: test split, seeds 100-102)",
             "cross_entropy_val_acc": "0.66",

@@ -54,6 +54,7 @@ def build(config: PreferenceConfig | None = None, *, sandbox: Sandbox | None = N
             "loss-train:preference:gold", seeds=HELD_OUT_SEEDS, split="test", **common
         ),
         seed_candidates=PREFERENCE_SEEDS,
+        uses_sandbox=True,
         info={
             "metric": "proxy-reward gain over the reference on validation contexts (held-out: gold reward, "
             "test contexts, seeds 100-102)",

@@ -1,1 +1,3 @@
-"""Reward-design tasks (Eureka/DrEureka style): simulators, fixed trainers, problems (registered in `suite.py`)."""
+"""Reward-design tasks (Eureka/DrEureka style): simulators, fixed trainers, problems.
+
+Registered by `suite.py` through the `assay.tasks` entry point."""

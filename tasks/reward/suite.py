@@ -93,6 +93,7 @@ def make_task(key: str) -> Task:
         parse=parse_reward,
         verifier=RewardEvaluator(problem, tuner=tuner),
         held_out=RewardHeldOut(problem, tuner=tuner),
+        uses_sandbox=True,
         info={
             "trainer": problem.trainer.__name__.rsplit(".", 1)[-1],
             "search_seeds": ",".join(map(str, SEARCH_SEEDS)),
@@ -139,6 +140,7 @@ def make_dr_task(key: str) -> Task:
         parse=parse_reward,
         verifier=DomainRandomisedEvaluator(problem, variant.bounds, tuner=tuner),
         held_out=held_out,
+        uses_sandbox=True,
         info={
             "real_dynamics": repr(variant.real_dynamics),
             "held_out_seeds": ",".join(map(str, variant.seeds)),

@@ -38,8 +38,8 @@ def test_tasks_lists_names_with_descriptions() -> None:
             ["run", "example/guess", "--strategy", "sideways", "--model", "openai/x"],
             "unknown strategy 'sideways'",
         ),
-        (["run", "example/guess", "--iterations", "-1", "--model", "openai/x"], "budget.max_iterations"),
-        (["run", "example/guess", "--max-cost", "-2", "--model", "openai/x"], "budget.max_cost_usd"),
+        (["run", "example/guess", "--iterations", "-1", "--model", "openai/x"], "budget.iterations"),
+        (["run", "example/guess", "--cost-usd", "-2", "--model", "openai/x"], "budget.cost_usd"),
         (["run", "example/guess", "--problems", "7-9", "--model", "openai/x"], "out of range"),
         (["run", "example/guess", "--config", "/nonexistent/run.yaml"], "cannot read config"),
         (["run", "example/guess", "--model", "openai/gpt-4o-mini"], "OPENAI_API_KEY"),
@@ -91,7 +91,7 @@ def test_run_json_show_and_runs(tmp_path: Path) -> None:
     assert "iter" in proc.stderr  # progress goes to stderr as plain lines when not on a terminal
 
     shown = json.loads(assay("show", result["run_id"][:12], "--db", str(db), "--json").stdout)
-    assert shown["config"]["samples"] == 2 and shown["config"]["budget"]["max_iterations"] == 8
+    assert shown["config"]["samples"] == 2 and shown["config"]["budget"]["iterations"] == 8
     assert shown["problems"][0]["history"][-1]["best_score"] == 0.0
     assert shown["problems"][0]["best_hypothesis"] == "37"
     listed = assay("runs", "--db", str(db))

@@ -112,9 +112,7 @@ def test_no_two_modules_import_each_other_even_indirectly() -> None:
 def test_the_kernel_contract_names_every_orchestrator_package() -> None:
     """A new orchestrator package must be forbidden to the kernel too; this catches the forgotten entry."""
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
-    [kernel] = [
-        c for c in config["contracts"] if c.get("source_modules") == ["agent.kernel"]
-    ]
+    [kernel] = [c for c in config["contracts"] if c.get("source_modules") == ["agent.kernel"]]
     children = {
         f"agent.{p.stem}"
         for p in (ROOT / "agent").iterdir()

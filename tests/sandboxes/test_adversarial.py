@@ -7,11 +7,11 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from tests.sandboxes.adversarial_cases import CASES, SECRET, Case
 
 from agent.kernel.sandbox import Job, Limits, Sandbox
 from sandboxes.docker import DockerSandbox
 from sandboxes.process import ProcessSandbox
+from tests.sandboxes.adversarial_cases import CASES, SECRET, Case
 
 IDS = [c.name for c in CASES]
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.sandboxes.conftest import IMAGE
 from typer.testing import CliRunner
 
 from sandboxes.availability import docker_status
 from sandboxes.cli import app
+from tests.support.sandbox import IMAGE
 
 runner = CliRunner()
 

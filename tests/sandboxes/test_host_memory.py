@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from tests.sandboxes.conftest import IMAGE, require_docker
+
+from tests.support.sandbox import IMAGE, require_docker
 
 PROBE = """
 import asyncio, json, resource, sys

@@ -6,9 +6,9 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from tests.sandboxes.conftest import IMAGE, require_docker
 
 from sandboxes.image.build import BuildOptions, build_image, current_recipe
+from tests.support.sandbox import IMAGE, require_docker
 
 pytestmark = pytest.mark.docker
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import docker
 import pytest
-from tests.sandboxes.conftest import IMAGE, require_docker
 
 from agent.kernel.errors import SandboxError
 from agent.kernel.sandbox import Job, Limits
-from sandboxes.config import DockerSandboxConfig
 from sandboxes.docker import LABEL, OWNER_LABEL, DockerSandbox, owner_id
+from tests.support.sandbox import IMAGE, require_docker
+from tests.support.sandbox import build as build_sandbox
 
 pytestmark = pytest.mark.docker
 
@@ -29,8 +29,8 @@ QUICK_JOB = Job(command=["python3", "-c", "print('alive')"])
 
 
 def build(**overrides: object) -> DockerSandbox:
-    require_docker()
-    sandbox = DockerSandboxConfig(image=IMAGE, pool_size=1, **overrides).build()
+    """A single-container pool (skipped, with the reason, where Docker is unusable); the test closes it."""
+    sandbox = build_sandbox("docker", pool_size=1, **overrides)
     assert isinstance(sandbox, DockerSandbox)
     return sandbox
 

@@ -1,17 +1,19 @@
-"""The process-wide shared sandbox: configured or automatic, usable from one event loop after another."""
+"""The process-wide shared sandbox: configured or Docker (never a silent fallback), usable from one event loop
+after another."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
-from tests.sandboxes.conftest import IMAGE, require_docker
 from pydantic import TypeAdapter
 
 import sandboxes
+from agent.kernel.errors import SandboxError
 from sandboxes.config import DockerSandboxConfig, ProcessSandboxConfig, SandboxConfig
 from sandboxes.docker import DockerSandbox
 from sandboxes.process import ProcessSandbox
+from tests.support.sandbox import IMAGE, require_docker
 
 JOB = sandboxes.Job(command=["python3", "-c", "import sys; print(sys.argv[0] or 'ran')"])
 
@@ -51,15 +53,23 @@ async def test_shared_sandbox_survives_a_new_loop() -> None:
     assert second is not first and (await second.run(JOB)).ok
 
 
-async def test_automatic_choice_warns_once_without_docker(capsys: pytest.CaptureFixture[str]) -> None:
-    _, why = sandboxes.shared.default_config()
+async def test_no_docker_raises_and_never_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a dead socket: the probe fails at once; the old behaviour built an unisolated ProcessSandbox here
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/assay-test/docker.sock")
+    with pytest.raises(SandboxError, match=r"Docker sandbox is not usable .*--sandbox process"):
+        await sandboxes.get_sandbox()
+    with pytest.raises(SandboxError):  # nothing was cached: it asks again, and still refuses
+        await sandboxes.get_sandbox()
+    sandboxes.configure(ProcessSandboxConfig())  # chosen knowingly: then, and only then, the process one
+    assert isinstance(await sandboxes.get_sandbox(), ProcessSandbox)
+
+
+@pytest.mark.docker
+async def test_unconfigured_is_docker() -> None:
+    require_docker()
     sb = await sandboxes.get_sandbox()
-    await sandboxes.get_sandbox()
-    err = capsys.readouterr().err
-    if why is None:
-        assert isinstance(sb, DockerSandbox) and "NOT isolate" not in err
-    else:
-        assert isinstance(sb, ProcessSandbox) and err.count("does NOT isolate untrusted code") <= 1
+    assert isinstance(sb, DockerSandbox)
+    assert (await sb.run(JOB)).stdout == "-c\n"
 
 
 @pytest.mark.docker

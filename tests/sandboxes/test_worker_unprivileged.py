@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.sandboxes.adversarial_cases import CASES, Case
 
 from agent.kernel.sandbox import Job, Limits
 from sandboxes.pool import WorkerHandle
 from sandboxes.process import WORKER_SOURCE, send_all
 from sandboxes.protocol import FdSource, FrameReader
+from tests.sandboxes.adversarial_cases import CASES, Case
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start the worker as another uid")
 

@@ -1,8 +1,8 @@
 """Run a candidate program against test cases in the sandbox and bring back what happened, as data.
 
 This is the engine under the code verifiers: it packs the candidate, the public prelude and the grading
-harness (`verifiers/code/shipped/harness.py`) into one sandbox `Job`, hands the secret parts (a per-job nonce and
-the test spec, held-out tests included) to the grader over stdin, and parses the grader's single result line.
+harness (`shipped/harness.py`) into one sandbox `Job`, hands the secret parts (a per-job nonce and the test
+spec, held-out tests included) to the grader over stdin, and parses the grader's single result line.
 It knows nothing about scores or feedback wording; the verifiers built on it decide those.
 """
 

@@ -45,7 +45,8 @@ from verifiers.code.run import CaseResult, CodeRun, CodeSpec, RunStatus, run_cod
 
 MAX_REPORTED_FAILURES = 5
 
-_UNSCORED = {
+#: how a run that did not complete becomes an unscored verdict (for every verifier built on run_code)
+UNSCORED_RUNS = {
     RunStatus.SYNTAX: VerdictStatus.INVALID,
     RunStatus.MISSING: VerdictStatus.INVALID,
     RunStatus.LOAD_ERROR: VerdictStatus.ERROR,
@@ -130,8 +131,8 @@ class CodeTestVerifier:
         )
         feedback = describe_run(run, self.what)
         metrics = {"passed": float(run.passed), "total": float(len(self.spec.cases))}
-        if run.status in _UNSCORED:
-            status = _UNSCORED[run.status]
+        if run.status in UNSCORED_RUNS:
+            status = UNSCORED_RUNS[run.status]
             return Verdict(status=status, feedback=feedback, metrics=metrics, duration_s=run.duration_s)
         score = run.passed / len(self.spec.cases)
         status = VerdictStatus.OK if run.passed == len(self.spec.cases) else VerdictStatus.FAIL

@@ -1,8 +1,8 @@
 """The loss-training verifier: train with the candidate loss in the sandbox, grade the weights on the host.
 
 The candidate is untrusted code, so the gate and the training both run inside the sandbox (see
-`verifiers/loss/shipped/harness.py`). The job sees only the training split; it returns the trained weights and the
-host measures them on validation or test data the job never had. A candidate can therefore at worst hand back
+`shipped/harness.py`). The job sees only the training split; it returns the trained weights and the host
+measures them on validation or test data the job never had. A candidate can therefore at worst hand back
 different weights, never a different score for the weights it hands back.
 
 What the verifier needs from a task is a `LossProblem`: the files of the job and a host-side grader.

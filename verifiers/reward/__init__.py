@@ -1,3 +1,3 @@
-"""The reward family (Eureka/DrEureka): train with a candidate reward in the sandbox, score success on the host.
+"""The reward family (Eureka/DrEureka): train with a candidate reward in the sandbox, score on the host.
 
 `problem.py` is the protocol a reward task implements and the seeds that keep search and held-out apart."""

@@ -1,8 +1,8 @@
 """The reward evaluator: train with a candidate reward in the sandbox, score the policies on the host.
 
 The candidate's `compute_reward` is untrusted, so training with it runs inside the sandbox (the job ships the
-simulator, the trainer and `verifiers/reward/shipped/runner.py`, all pure numpy). The job returns the trained policies;
-the host decodes and validates them and measures the task's true success with its own copy of the simulator
+simulator, the trainer and `shipped/runner.py`, all pure numpy). The job returns the trained policies; the
+host decodes and validates them and measures the task's true success with its own copy of the simulator
 on fixed evaluation starts. A candidate can at worst hand back a different policy, and a forged policy that
 succeeds is a real solution, so the score cannot be forged. What the job reports about training (component
 statistics) only becomes feedback for the model.

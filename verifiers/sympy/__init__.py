@@ -1,1 +1,2 @@
-"""The SymPy family: math answers parsed and checked in a killed-on-timeout child process (`sandboxes.child`)."""
+"""The SymPy family: math answers parsed and checked by SymPy in a child process killed on timeout
+(`sandboxes.child`)."""

@@ -12,7 +12,8 @@ from agent.models import Model, ModelSettings, make_model
 from tests.support import ScriptedLLMServer
 
 #: Settings small enough that a test with a few retries takes well under a second.
-FAST = ModelSettings(timeout_s=5.0, max_retries=3, max_concurrency=8, backoff_base_s=0.01, backoff_max_s=5.0)
+#: A generous request timeout: on a loaded machine a 5 s one made healthy requests look timed out and retried.
+FAST = ModelSettings(timeout_s=60.0, max_retries=3, max_concurrency=8, backoff_base_s=0.01, backoff_max_s=5.0)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import pytest
@@ -66,7 +65,7 @@ def store(tmp_path: Path):
 async def test_refine_uses_feedback_and_reaches_target(store: Store) -> None:
     with ScriptedLLMServer(bisector) as server:
         _, run_id, outcome = await run_search(
-            server, store, budget=Budget(max_iterations=10, target_score=0.0), samples=1, top_k=10
+            server, store, budget=Budget(iterations=10, target=0.0), samples=1, top_k=10
         )
     assert outcome.stop_reason is StopReason.TARGET_REACHED
     assert outcome.best is not None and outcome.best.hypothesis.content == "37"
@@ -79,13 +78,14 @@ async def test_refine_uses_feedback_and_reaches_target(store: Store) -> None:
     # the held-out verifier's output never reaches the model
     assert all("HELD-OUT-SECRET-MARKER" not in r.prompt_text for r in server.requests)
     row = store.get_search(run_id, "example/guess#0")
-    assert row is not None and json.loads(row["held_out_json"])["feedback"] == "HELD-OUT-SECRET-MARKER"
+    assert row is not None and row.held_out is not None
+    assert row.held_out.feedback == "HELD-OUT-SECRET-MARKER"
 
 
 async def test_best_of_n_gets_no_feedback_and_does_not_converge(store: Store) -> None:
     with ScriptedLLMServer(bisector) as server:
         _, _, outcome = await run_search(
-            server, store, strategy="best-of-n", budget=Budget(max_iterations=3, target_score=0.0), samples=1
+            server, store, strategy="best-of-n", budget=Budget(iterations=3, target=0.0), samples=1
         )
     assert outcome.stop_reason is StopReason.MAX_ITERATIONS
     assert all("is too" not in r.prompt_text for r in server.requests)
@@ -97,14 +97,12 @@ async def test_refine_and_best_of_n_make_comparable_records(tmp_path: Path) -> N
     for strategy in ("refine", "best-of-n"):
         with Store(tmp_path / f"{strategy}.db") as store, ScriptedLLMServer(constant) as server:
             _, run_id, outcome = await run_search(
-                server, store, strategy=strategy, budget=Budget(max_iterations=3), samples=3
+                server, store, strategy=strategy, budget=Budget(iterations=3), samples=3
             )
             assert outcome.spend.calls == 9
             seeds[strategy] = sorted(r.body["seed"] for r in server.requests)
             calls = store.calls(run_id)
-            assert [(c["iteration"], c["sample"]) for c in calls] == [
-                (i, s) for i in (1, 2, 3) for s in range(3)
-            ]
+            assert [(c.iteration, c.sample) for c in calls] == [(i, s) for i in (1, 2, 3) for s in range(3)]
     assert seeds["refine"] == seeds["best-of-n"]
 
 
@@ -118,7 +116,7 @@ async def test_repeated_candidate_costs_no_verification(store: Store) -> None:
             task=task,
             model=model,
             strategy=make_strategy("refine"),
-            budget=Budget(max_iterations=3),
+            budget=Budget(iterations=3),
             store=store,
             run_id=run_id,
             settings=SearchSettings(samples=4),
@@ -133,10 +131,10 @@ async def test_repeated_candidate_costs_no_verification(store: Store) -> None:
 @pytest.mark.parametrize(
     ("budget", "reason", "calls"),
     [
-        (Budget(max_iterations=2), StopReason.MAX_ITERATIONS, 4),
-        (Budget(max_iterations=None, max_calls=5), StopReason.MAX_CALLS, 5),
-        (Budget(max_iterations=None, max_tokens=30), StopReason.MAX_TOKENS, None),
-        (Budget(max_iterations=None, patience=2), StopReason.CONVERGED, 6),
+        (Budget(iterations=2), StopReason.MAX_ITERATIONS, 4),
+        (Budget(iterations=None, calls=5), StopReason.MAX_CALLS, 5),
+        (Budget(iterations=None, tokens=30), StopReason.MAX_TOKENS, None),
+        (Budget(iterations=None, patience=2), StopReason.CONVERGED, 6),
     ],
 )
 async def test_budget_stops(store: Store, budget: Budget, reason: StopReason, calls: int | None) -> None:
@@ -155,7 +153,7 @@ async def test_cost_budget_uses_the_price_table(store: Store) -> None:
         _, _, outcome = await run_search(
             server,
             store,
-            budget=Budget(max_iterations=None, max_cost_usd=0.5),
+            budget=Budget(iterations=None, cost_usd=0.5),
             samples=1,
             model_name="gpt-4o-mini",
         )
@@ -166,23 +164,24 @@ async def test_cost_budget_uses_the_price_table(store: Store) -> None:
 
 async def test_wall_clock_budget(store: Store) -> None:
     with ScriptedLLMServer(Reply.text("ANSWER: 50").after(0.4)) as server:
-        _, _, outcome = await run_search(server, store, budget=Budget(max_iterations=None, max_seconds=1.0))
+        _, _, outcome = await run_search(server, store, budget=Budget(iterations=None, minutes=1 / 60))
     assert outcome.stop_reason is StopReason.MAX_SECONDS
-    assert 1.0 <= outcome.elapsed_s < 3.0
+    # without the limit the search would never stop; the bound is loose so a loaded machine cannot fail it
+    assert 1.0 <= outcome.elapsed_s < 30.0
 
 
 async def test_persistent_model_failure_stops_with_reason(store: Store) -> None:
     with ScriptedLLMServer(Reply.server_error()) as server:
-        _, run_id, outcome = await run_search(server, store, budget=Budget(max_iterations=3))
+        _, run_id, outcome = await run_search(server, store, budget=Budget(iterations=3))
     assert outcome.stop_reason is StopReason.MODEL_ERROR
     assert "500" in outcome.stop_detail or "gave up" in outcome.stop_detail
     failed = store.calls(run_id)
-    assert failed and all(not c["ok"] and c["error"] for c in failed)
+    assert failed and all(not c.ok and c.error for c in failed)
 
 
 async def test_unparseable_completion_is_invalid_and_its_error_is_fed_back(store: Store) -> None:
     with ScriptedLLMServer(["I would rather not say.", "ANSWER: 37"]) as server:
-        _, run_id, outcome = await run_search(server, store, budget=Budget(max_iterations=2), samples=1)
+        _, run_id, outcome = await run_search(server, store, budget=Budget(iterations=2), samples=1)
     entries = store.hypotheses(run_id, "example/guess#0")
     assert entries[0].verdict.status is VerdictStatus.INVALID and entries[0].verdict.score is None
     assert "no integer found" in server.requests[1].prompt_text
@@ -191,7 +190,7 @@ async def test_unparseable_completion_is_invalid_and_its_error_is_fed_back(store
 
 async def test_lineage_is_recorded(store: Store) -> None:
     with ScriptedLLMServer(bisector) as server:
-        _, run_id, _ = await run_search(server, store, budget=Budget(max_iterations=3), samples=1)
+        _, run_id, _ = await run_search(server, store, budget=Budget(iterations=3), samples=1)
     entries = store.hypotheses(run_id, "example/guess#0")
     assert entries[0].hypothesis.parent_ids == ()
     for earlier, later in itertools.pairwise(entries):

@@ -11,9 +11,6 @@ from agent.kernel.plugins import load_suite
 from agent.kernel.types import Hypothesis, VerdictStatus
 from sandboxes import Sandbox
 from tasks.code.packing import CirclePackingVerifier, check_packing
-from tests.verifiers.code.fixtures import sandbox
-
-__all__ = ["sandbox"]
 
 
 def grid_packing() -> list[tuple[float, float, float]]:

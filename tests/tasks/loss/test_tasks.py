@@ -26,9 +26,8 @@ from tasks.loss.digits import DigitsConfig
 from tasks.loss.preference import PreferenceConfig, SyntheticPreference
 from tasks.loss.scripted import NOISY_DIGITS_COMPLETIONS, PREFERENCE_COMPLETIONS
 from tests.support.llm_server import ScriptedLLMServer
-from tests.verifiers.loss import fixtures as loss_fixtures
 
-loss_sandbox = loss_fixtures.loss_sandbox
+pytestmark = pytest.mark.requires_modules("numpy", "torch")
 
 SHORT_PREF = PreferenceConfig(epochs=5, sample_epochs=(1, 3, 5))
 
@@ -67,8 +66,8 @@ def pref_task(sandbox: Sandbox, config: PreferenceConfig = SHORT_PREF):
     return preference_task.build(config, sandbox=sandbox)
 
 
-async def test_dpo_improves_on_the_reference_and_its_mirror_does_not(loss_sandbox: Sandbox) -> None:
-    task = pref_task(loss_sandbox)
+async def test_dpo_improves_on_the_reference_and_its_mirror_does_not(sandbox: Sandbox) -> None:
+    task = pref_task(sandbox)
     dpo = await task.verifier.verify(Hypothesis.create(known_losses.DPO))
     assert dpo.status is VerdictStatus.OK and dpo.score is not None and dpo.score > 0.3
     assert dpo.metrics["val_kl_to_ref"] > 0.0
@@ -77,8 +76,8 @@ async def test_dpo_improves_on_the_reference_and_its_mirror_does_not(loss_sandbo
     assert flipped.status is VerdictStatus.FAIL and flipped.score is not None and flipped.score < 0.0
 
 
-async def test_preference_held_out_uses_the_gold_reward(loss_sandbox: Sandbox) -> None:
-    verdict = await pref_task(loss_sandbox).held_out.verify(Hypothesis.create(known_losses.IPO))
+async def test_preference_held_out_uses_the_gold_reward(sandbox: Sandbox) -> None:
+    verdict = await pref_task(sandbox).held_out.verify(Hypothesis.create(known_losses.IPO))
     assert verdict.status is VerdictStatus.OK
     assert verdict.score == verdict.metrics["test_gold_gain"]
     assert verdict.score != verdict.metrics["test_proxy_gain"]  # the two rewards really differ
@@ -97,8 +96,8 @@ def test_the_preference_job_gets_training_pairs_only() -> None:
         assert secret.tobytes()[:64] not in blob
 
 
-async def test_preference_feedback_shows_validation_by_epoch_on_the_proxy_only(loss_sandbox: Sandbox) -> None:
-    verdict = await pref_task(loss_sandbox).verifier.verify(Hypothesis.create(known_losses.DPO))
+async def test_preference_feedback_shows_validation_by_epoch_on_the_proxy_only(sandbox: Sandbox) -> None:
+    verdict = await pref_task(sandbox).verifier.verify(Hypothesis.create(known_losses.DPO))
     assert verdict.status is VerdictStatus.OK and verdict.score is not None
     text = verdict.feedback
     assert "Gate passed: scale 1: loss " in text and "scale 10: loss " in text
@@ -119,9 +118,9 @@ async def test_preference_feedback_shows_validation_by_epoch_on_the_proxy_only(l
 
 
 @pytest.mark.slow
-async def test_over_optimising_wins_the_search_and_loses_held_out(loss_sandbox: Sandbox) -> None:
+async def test_over_optimising_wins_the_search_and_loses_held_out(sandbox: Sandbox) -> None:
     """Plain DPO pushes onto the response the labeller over-rates; ten times its beta holds back and wins."""
-    task = preference_task.build(sandbox=loss_sandbox)  # the real trainer: 10 epochs, beta 0.1
+    task = preference_task.build(sandbox=sandbox)  # the real trainer: 10 epochs, beta 0.1
     assert task.held_out is not None
     strong, regularised = Hypothesis.create(known_losses.DPO), Hypothesis.create(REGULARISED_DPO)
     strong_search, reg_search = await task.verifier.verify(strong), await task.verifier.verify(regularised)
@@ -134,15 +133,15 @@ async def test_over_optimising_wins_the_search_and_loses_held_out(loss_sandbox: 
     assert strong_held.metrics["test_kl_to_ref"] > reg_held.metrics["test_kl_to_ref"]
 
 
-async def test_preference_gate_rejects_a_per_example_loss(loss_sandbox: Sandbox) -> None:
+async def test_preference_gate_rejects_a_per_example_loss(sandbox: Sandbox) -> None:
     source = known_losses.DPO.replace(".mean()", "")
-    verdict = await pref_task(loss_sandbox).verifier.verify(Hypothesis.create(source))
+    verdict = await pref_task(sandbox).verifier.verify(Hypothesis.create(source))
     assert verdict.status is VerdictStatus.INVALID and "expected a scalar" in verdict.feedback
 
 
 @pytest.mark.slow
-async def test_refine_search_end_to_end_on_noisy_digits(loss_sandbox: Sandbox, tmp_path: Path) -> None:
-    task = noisy_digits_task.build(DigitsConfig(epochs=8, sample_epochs=(1, 4, 8)), sandbox=loss_sandbox)
+async def test_refine_search_end_to_end_on_noisy_digits(sandbox: Sandbox, tmp_path: Path) -> None:
+    task = noisy_digits_task.build(DigitsConfig(epochs=8, sample_epochs=(1, 4, 8)), sandbox=sandbox)
     with Store(tmp_path / "runs.db") as store, ScriptedLLMServer(list(NOISY_DIGITS_COMPLETIONS)) as server:
         run_id = store.create_run(task.name, "{}")
         store.start_search(run_id, task.key, 0)
@@ -154,7 +153,7 @@ async def test_refine_search_end_to_end_on_noisy_digits(loss_sandbox: Sandbox, t
             task=task,
             model=model,
             strategy=make_strategy("refine"),
-            budget=Budget(max_iterations=1),
+            budget=Budget(iterations=1),
             store=store,
             run_id=run_id,
             settings=SearchSettings(samples=len(NOISY_DIGITS_COMPLETIONS), seed=1, verify_concurrency=2),

@@ -6,8 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import assay
 from tests.support.llm_server import ScriptedLLMServer
+
+#: `assay run` refuses a task that runs candidates without Docker (no unisolated fallback)
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_available")]
 
 DR_COMPLETION = """The real car may be weaker or heavier than the simulator, so I randomise the motor force
 and gravity around their nominal values, and keep a step cost with energy shaping.

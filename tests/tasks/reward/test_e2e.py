@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import assay
 from tests.support.llm_server import ScriptedLLMServer, by_prompt
 from tests.verifiers.reward.fixtures import E2E_FEEDBACK_NEEDLE, E2E_IMPROVED_COMPLETION, E2E_WEAK_COMPLETION
+
+#: `assay run` refuses a task that runs candidates without Docker (no unisolated fallback)
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("docker_available")]
 
 
 def test_reflection_drives_the_improvement(tmp_path: Path) -> None:

@@ -9,11 +9,8 @@ import pytest
 
 from agent.kernel.types import Hypothesis, VerdictStatus
 from sandboxes import Limits, Sandbox
-from tests.verifiers.code.fixtures import sandbox
 from verifiers.code.run import CodeSpec, RunStatus, TestCase, run_code
 from verifiers.code.verifier import CodeTestVerifier
-
-__all__ = ["sandbox"]
 
 LIMITS = Limits(wall_s=6.0)
 SECRET = "HELD-OUT-SECRET-5f1c9e"

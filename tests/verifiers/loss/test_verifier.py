@@ -13,10 +13,9 @@ from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
 from tasks.loss import known_losses
 from tasks.loss.digits import DigitsConfig, NoisyDigits
 from tasks.loss.limits import training_limits
-from tests.verifiers.loss import fixtures as loss_fixtures
 from verifiers.loss.verifier import LossTrainingVerifier
 
-loss_sandbox = loss_fixtures.loss_sandbox
+pytestmark = pytest.mark.requires_modules("numpy", "torch")
 
 SHORT = DigitsConfig(epochs=4, sample_epochs=(1, 2, 4))
 
@@ -139,8 +138,8 @@ async def check(sandbox: Sandbox, source: str, config: DigitsConfig = SHORT, see
 
 
 @pytest.mark.slow
-async def test_cross_entropy_memorises_the_noise(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, known_losses.CROSS_ENTROPY, DigitsConfig(), seeds=(0, 1, 2))
+async def test_cross_entropy_memorises_the_noise(sandbox: Sandbox) -> None:
+    v = await check(sandbox, known_losses.CROSS_ENTROPY, DigitsConfig(), seeds=(0, 1, 2))
     assert v.status is VerdictStatus.OK
     assert v.score is not None and 0.60 <= v.score <= 0.72
     assert v.metrics["train_acc_noisy_labels"] > 0.95  # it fits the wrong labels
@@ -149,86 +148,86 @@ async def test_cross_entropy_memorises_the_noise(loss_sandbox: Sandbox) -> None:
 
 
 @pytest.mark.slow
-async def test_mae_resists_the_noise(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, known_losses.MAE, DigitsConfig(), seeds=(0, 1, 2))
+async def test_mae_resists_the_noise(sandbox: Sandbox) -> None:
+    v = await check(sandbox, known_losses.MAE, DigitsConfig(), seeds=(0, 1, 2))
     assert v.status is VerdictStatus.OK
     assert v.score is not None and 0.78 <= v.score <= 0.93
     assert v.metrics["train_acc_noisy_labels"] < 0.7  # it does not fit the wrong labels
 
 
-async def test_sign_flipped_loss_is_near_chance(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, SIGN_FLIPPED)
+async def test_sign_flipped_loss_is_near_chance(sandbox: Sandbox) -> None:
+    v = await check(sandbox, SIGN_FLIPPED)
     assert v.status is VerdictStatus.FAIL
     assert v.score is not None and v.score <= 0.15
     assert "chance is 0.10" in v.feedback
 
 
-async def test_loss_that_turns_nan_in_training_fails(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, NAN_LATER)
+async def test_loss_that_turns_nan_in_training_fails(sandbox: Sandbox) -> None:
+    v = await check(sandbox, NAN_LATER)
     assert v.status is VerdictStatus.FAIL and v.score is None
     # 2 gate calls + 23 training steps are finite; 10 steps per epoch, so step 4 of epoch 3 is the first NaN.
     assert "Training stopped: the loss became nan at seed 0, epoch 3, step 4" in v.feedback
     assert "Gate passed" in v.feedback
 
 
-async def test_vector_loss_is_rejected_by_the_gate(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, VECTOR)
+async def test_vector_loss_is_rejected_by_the_gate(sandbox: Sandbox) -> None:
+    v = await check(sandbox, VECTOR)
     assert v.status is VerdictStatus.INVALID and v.score is None
     assert "shape (100, 10)" not in v.feedback and "shape (100,)" in v.feedback
     assert "expected a scalar" in v.feedback
 
 
-async def test_two_callables_are_rejected(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, TWO_CALLABLES)
+async def test_two_callables_are_rejected(sandbox: Sandbox) -> None:
+    v = await check(sandbox, TWO_CALLABLES)
     assert v.status is VerdictStatus.INVALID
     assert "exactly one public loss function (found 2: loss, other_loss)" in v.feedback
 
 
-async def test_private_helpers_are_allowed(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, PRIVATE_HELPER)
+async def test_private_helpers_are_allowed(sandbox: Sandbox) -> None:
+    v = await check(sandbox, PRIVATE_HELPER)
     assert v.status is VerdictStatus.OK and v.score is not None and v.score > 0.5
 
 
-async def test_constant_loss_has_no_gradient(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, CONSTANT)
+async def test_constant_loss_has_no_gradient(sandbox: Sandbox) -> None:
+    v = await check(sandbox, CONSTANT)
     assert v.status is VerdictStatus.INVALID
     assert "zero gradient" in v.feedback
 
 
-async def test_syntax_error_is_invalid(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, "def loss(logits, targets)\n    return logits\n")
+async def test_syntax_error_is_invalid(sandbox: Sandbox) -> None:
+    v = await check(sandbox, "def loss(logits, targets)\n    return logits\n")
     assert v.status is VerdictStatus.INVALID and "does not parse" in v.feedback
 
 
-async def test_infinite_loop_times_out(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, INFINITE_LOOP, wall_s=10.0)
+async def test_infinite_loop_times_out(sandbox: Sandbox) -> None:
+    v = await check(sandbox, INFINITE_LOOP, wall_s=10.0)
     assert v.status is VerdictStatus.TIMEOUT and v.score is None
     assert "before the gate finished" in v.feedback
 
 
-async def test_exception_during_training_reports_the_traceback(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, RAISES_LATER)
+async def test_exception_during_training_reports_the_traceback(sandbox: Sandbox) -> None:
+    v = await check(sandbox, RAISES_LATER)
     assert v.status is VerdictStatus.ERROR and v.score is None
     assert "RuntimeError: deliberate failure after 20 calls" in v.feedback
     assert 'candidate.py", line 9, in loss' in v.feedback  # the traceback points into the candidate
 
 
-async def test_forged_result_is_graded_by_the_host(loss_sandbox: Sandbox) -> None:
-    v = await check(loss_sandbox, FORGER)
+async def test_forged_result_is_graded_by_the_host(sandbox: Sandbox) -> None:
+    v = await check(sandbox, FORGER)
     # Whichever record the host reads, it measures the weights itself: the forged zeros score at chance and
     # the honest run scores what cross-entropy earns; never a number the candidate chose.
     assert v.score is not None
-    honest = await check(loss_sandbox, known_losses.CROSS_ENTROPY)
+    honest = await check(sandbox, known_losses.CROSS_ENTROPY)
     assert v.score == pytest.approx(honest.score) or v.score <= 0.15
 
 
-async def test_same_candidate_and_seed_give_the_same_score(loss_sandbox: Sandbox) -> None:
-    first = await check(loss_sandbox, known_losses.FOCAL, seeds=(3,))
-    second = await check(loss_sandbox, known_losses.FOCAL, seeds=(3,))
+async def test_same_candidate_and_seed_give_the_same_score(sandbox: Sandbox) -> None:
+    first = await check(sandbox, known_losses.FOCAL, seeds=(3,))
+    second = await check(sandbox, known_losses.FOCAL, seeds=(3,))
     assert first.status is VerdictStatus.OK
     assert first.score == second.score
     assert {k: v for k, v in first.metrics.items() if k != "train_wall_s"} == {
         k: v for k, v in second.metrics.items() if k != "train_wall_s"
     }
-    other_seed = await check(loss_sandbox, known_losses.FOCAL, seeds=(4,))
+    other_seed = await check(sandbox, known_losses.FOCAL, seeds=(4,))
     assert other_seed.metrics != first.metrics  # the seed really changes the run

@@ -1,42 +1,6 @@
-"""Sandboxes for the reward tests: the process sandbox always, Docker when a daemon and the image exist."""
+"""Data for the reward tests: completions for an end-to-end search (sandboxes come from tests/conftest.py)."""
 
 from __future__ import annotations
-
-import asyncio
-from collections.abc import Iterator
-
-import pytest
-
-from agent.kernel.sandbox import Job, Limits, Sandbox
-from sandboxes.availability import docker_status
-from sandboxes.config import DEFAULT_IMAGE, DockerSandboxConfig, ProcessSandboxConfig
-
-PROBE = Job(command=["python3", "-c", "import numpy"], limits=Limits(wall_s=30))
-
-
-def _build(kind: str) -> Sandbox:
-    if kind == "docker":
-        status = docker_status(DEFAULT_IMAGE)
-        if not status.usable:
-            pytest.skip(f"docker sandbox unavailable: {status.reason}")
-        return DockerSandboxConfig().build()
-    return ProcessSandboxConfig(pool_size=2).build()
-
-
-@pytest.fixture(
-    scope="module", params=["process", pytest.param("docker", marks=pytest.mark.docker)], ids=lambda k: k
-)
-def reward_sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
-    """One sandbox per module and kind, checked to run numpy jobs (the simulators need it)."""
-    sandbox = _build(request.param)
-    try:
-        probe = asyncio.run(sandbox.run(PROBE))
-        if not probe.ok:
-            pytest.skip(f"{request.param} sandbox jobs cannot import numpy: {probe.stderr.strip()[-300:]}")
-        yield sandbox
-    finally:
-        asyncio.run(sandbox.close())
-
 
 # Completions a scripted model server can return for an end-to-end `refine` run on reward/mountaincar:
 # the first is the sparse goal-only reward (mean success 0.0 on the search seeds); the second, to be sent

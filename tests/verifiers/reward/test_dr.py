@@ -13,7 +13,6 @@ from tasks.reward.dr import DR_VARIANTS
 from tasks.reward.problems import PROBLEMS
 from tasks.reward.shipped.sims import pendulum
 from tasks.reward.suite import DR_BOUNDS, DR_REAL_DYNAMICS
-from tests.verifiers.reward import fixtures as reward_fixtures
 from verifiers.reward.dr import (
     DomainRandomisedEvaluator,
     DomainRandomisedHeldOut,
@@ -21,7 +20,7 @@ from verifiers.reward.dr import (
     parse_randomisation,
 )
 
-reward_sandbox = reward_fixtures.reward_sandbox
+pytestmark = pytest.mark.requires_modules("numpy")
 
 MC = PROBLEMS["mountaincar"]
 WITH_RANGES = MC.env_reward + '\nRANDOMISE = {"force": (0.0006, 0.0012), "gravity": [0.0022, 0.0034]}\n'
@@ -114,17 +113,17 @@ def test_friction_brakes_the_pendulum_and_is_drawn_per_environment() -> None:
     np.testing.assert_array_equal(pendulum.step(start, np.zeros(3), params)[0][1], alone[0])
 
 
-async def test_randomisation_reaches_training(reward_sandbox: Sandbox) -> None:
-    dr = DomainRandomisedEvaluator(MC, DR_BOUNDS, seeds=(0,), sandbox=reward_sandbox)
+async def test_randomisation_reaches_training(sandbox: Sandbox) -> None:
+    dr = DomainRandomisedEvaluator(MC, DR_BOUNDS, seeds=(0,), sandbox=sandbox)
     _, randomised = await dr.evaluator({"force": [0.0006, 0.0012]}).train(WITH_RANGES)
     _, plain = await dr.evaluator(None).train(WITH_RANGES)
     assert randomised is not None and plain is not None
     assert not np.array_equal(randomised.policies[0], plain.policies[0])
 
 
-async def test_held_out_compares_randomised_plain_and_env_on_the_same_seeds(reward_sandbox: Sandbox) -> None:
+async def test_held_out_compares_randomised_plain_and_env_on_the_same_seeds(sandbox: Sandbox) -> None:
     seeds = (1000, 1001)
-    held_out = DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=seeds, sandbox=reward_sandbox)
+    held_out = DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=seeds, sandbox=sandbox)
     verdict = await held_out.verify(Hypothesis.create(WITH_RANGES))
     m = verdict.metrics
     assert verdict.score is not None and verdict.score == m["real_success"]
@@ -143,9 +142,9 @@ async def test_held_out_compares_randomised_plain_and_env_on_the_same_seeds(rewa
     assert "force in [0.0006, 0.0012], gravity in [0.0022, 0.0034]" in verdict.feedback
 
 
-async def test_held_out_is_deterministic_and_empty_ranges_change_nothing(reward_sandbox: Sandbox) -> None:
+async def test_held_out_is_deterministic_and_empty_ranges_change_nothing(sandbox: Sandbox) -> None:
     def make() -> DomainRandomisedHeldOut:
-        return DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=(1000,), sandbox=reward_sandbox)
+        return DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=(1000,), sandbox=sandbox)
 
     first = await make().verify(Hypothesis.create(WITH_RANGES))
     second = await make().verify(Hypothesis.create(WITH_RANGES))
@@ -155,9 +154,9 @@ async def test_held_out_is_deterministic_and_empty_ranges_change_nothing(reward_
     assert none.metrics["real_success"] == first.metrics["baseline_env_real_success"]
 
 
-async def test_pendulum_dr_trains_with_friction_and_reports_the_comparison(reward_sandbox: Sandbox) -> None:
+async def test_pendulum_dr_trains_with_friction_and_reports_the_comparison(sandbox: Sandbox) -> None:
     held_out = DomainRandomisedHeldOut(
-        PENDULUM.problem, PENDULUM.bounds, PENDULUM.real_dynamics, seeds=(1000,), sandbox=reward_sandbox
+        PENDULUM.problem, PENDULUM.bounds, PENDULUM.real_dynamics, seeds=(1000,), sandbox=sandbox
     )
     verdict = await held_out.verify(Hypothesis.create(PENDULUM.problem.env_reward + PENDULUM_RANGES))
     assert verdict.status in (VerdictStatus.OK, VerdictStatus.FAIL), verdict.feedback

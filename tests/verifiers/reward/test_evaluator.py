@@ -12,11 +12,10 @@ import pytest
 from agent.kernel.sandbox import ExecResult, Sandbox
 from agent.kernel.types import Hypothesis, VerdictStatus
 from tasks.reward.problems import PROBLEMS
-from tests.verifiers.reward import fixtures as reward_fixtures
 from verifiers.reward.evaluator import RewardEvaluator
 from verifiers.reward.shipped.runner import RESULT_MARK
 
-reward_sandbox = reward_fixtures.reward_sandbox
+pytestmark = pytest.mark.requires_modules("numpy")
 
 MC = PROBLEMS["mountaincar"]
 
@@ -72,8 +71,8 @@ async def verify(sandbox: Sandbox, source: str, seeds: tuple[int, ...] = (0,)):
     return await evaluator(sandbox, seeds).verify(Hypothesis.create(source))
 
 
-async def test_environment_reward_solves_mountaincar(reward_sandbox: Sandbox) -> None:
-    verdict = await verify(reward_sandbox, MC.env_reward)
+async def test_environment_reward_solves_mountaincar(sandbox: Sandbox) -> None:
+    verdict = await verify(sandbox, MC.env_reward)
     assert verdict.status is VerdictStatus.OK
     assert verdict.score is not None and verdict.score >= 0.9
     assert verdict.metrics["success_seed_0"] == verdict.score
@@ -81,16 +80,16 @@ async def test_environment_reward_solves_mountaincar(reward_sandbox: Sandbox) ->
     assert "task success rate: [" in verdict.feedback and "Max: " in verdict.feedback
 
 
-async def test_sparse_reward_fails_with_flat_components_in_feedback(reward_sandbox: Sandbox) -> None:
-    verdict = await verify(reward_sandbox, MC.sparse_reward)
+async def test_sparse_reward_fails_with_flat_components_in_feedback(sandbox: Sandbox) -> None:
+    verdict = await verify(sandbox, MC.sparse_reward)
     assert verdict.status is VerdictStatus.FAIL
     assert verdict.score == 0.0
     assert "component 'goal' (episode sum): [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]" in verdict.feedback
     assert "from 0% of 100 fixed evaluation starts" in verdict.feedback
 
 
-async def test_speed_bonus_hack_collects_reward_but_never_finishes(reward_sandbox: Sandbox) -> None:
-    verdict = await verify(reward_sandbox, SPEED_HACK)
+async def test_speed_bonus_hack_collects_reward_but_never_finishes(sandbox: Sandbox) -> None:
+    verdict = await verify(sandbox, SPEED_HACK)
     assert verdict.status is VerdictStatus.FAIL
     assert verdict.score is not None and verdict.score <= 0.05
     # its own return is high (a full 200-step episode of bonus), the true metric is near zero
@@ -98,16 +97,16 @@ async def test_speed_bonus_hack_collects_reward_but_never_finishes(reward_sandbo
     assert verdict.metrics["speed_final"] == pytest.approx(verdict.metrics["own_return_final"])
 
 
-async def test_nan_reward_is_a_failed_verdict_that_says_where(reward_sandbox: Sandbox) -> None:
-    verdict = await verify(reward_sandbox, NAN_LATER)
+async def test_nan_reward_is_a_failed_verdict_that_says_where(sandbox: Sandbox) -> None:
+    verdict = await verify(sandbox, NAN_LATER)
     assert verdict.status is VerdictStatus.FAIL
     assert verdict.score is None
     assert "the reward is nan (not finite) at training step" in verdict.feedback
     assert "obs=[" in verdict.feedback and "seed 0" in verdict.feedback
 
 
-async def test_exception_is_an_error_with_the_candidates_traceback(reward_sandbox: Sandbox) -> None:
-    verdict = await verify(reward_sandbox, RAISES)
+async def test_exception_is_an_error_with_the_candidates_traceback(sandbox: Sandbox) -> None:
+    verdict = await verify(sandbox, RAISES)
     assert verdict.status is VerdictStatus.ERROR
     assert verdict.score is None
     assert "ValueError: boom: weights not set" in verdict.feedback
@@ -115,22 +114,22 @@ async def test_exception_is_an_error_with_the_candidates_traceback(reward_sandbo
     assert "runner.py" not in verdict.feedback  # the harness frames are cut
 
 
-async def test_exception_at_import_is_reported_as_loading(reward_sandbox: Sandbox) -> None:
+async def test_exception_at_import_is_reported_as_loading(sandbox: Sandbox) -> None:
     verdict = await verify(
-        reward_sandbox, "import no_such_module_xyz\n\n\ndef compute_reward(o, a, n, d):\n    pass\n"
+        sandbox, "import no_such_module_xyz\n\n\ndef compute_reward(o, a, n, d):\n    pass\n"
     )
     assert verdict.status is VerdictStatus.ERROR
     assert "while loading your code" in verdict.feedback and "no_such_module_xyz" in verdict.feedback
 
 
-async def test_inputs_are_read_only(reward_sandbox: Sandbox) -> None:
-    verdict = await verify(reward_sandbox, WRITES_INPUT)
+async def test_inputs_are_read_only(sandbox: Sandbox) -> None:
+    verdict = await verify(sandbox, WRITES_INPUT)
     assert verdict.status is VerdictStatus.ERROR
     assert "read-only" in verdict.feedback
 
 
-async def test_wrong_shape_is_a_failed_verdict(reward_sandbox: Sandbox) -> None:
-    verdict = await verify(reward_sandbox, WRONG_SHAPE)
+async def test_wrong_shape_is_a_failed_verdict(sandbox: Sandbox) -> None:
+    verdict = await verify(sandbox, WRONG_SHAPE)
     assert verdict.status is VerdictStatus.FAIL and verdict.score is None
     assert "shape (16, 2)" in verdict.feedback
 
@@ -143,12 +142,12 @@ async def test_syntax_error_is_invalid_without_training() -> None:
     assert missing.status is VerdictStatus.INVALID and "compute_reward" in missing.feedback
 
 
-async def test_same_candidate_and_seed_give_the_same_verdict_twice(reward_sandbox: Sandbox) -> None:
+async def test_same_candidate_and_seed_give_the_same_verdict_twice(sandbox: Sandbox) -> None:
     shaped = MC.env_reward.replace(
         "step = -np.ones(len(obs))", "step = -np.ones(len(obs)) + 10 * np.abs(next_obs[:, 1])"
     )
-    first = await verify(reward_sandbox, shaped, seeds=(3,))
-    second = await verify(reward_sandbox, shaped, seeds=(3,))
+    first = await verify(sandbox, shaped, seeds=(3,))
+    second = await verify(sandbox, shaped, seeds=(3,))
     assert first.score is not None and first.score == second.score
     assert first.metrics["own_return_final"] == second.metrics["own_return_final"]
     assert first.feedback == second.feedback
@@ -201,8 +200,8 @@ def compute_reward(obs, action, next_obs, done):
 """
 
 
-async def test_the_simulators_constants_are_in_scope_as_copies(reward_sandbox: Sandbox) -> None:
-    verdict = await verify(reward_sandbox, USES_ENV_CONSTANTS)
-    same_reward = await verify(reward_sandbox, MC.env_reward)
+async def test_the_simulators_constants_are_in_scope_as_copies(sandbox: Sandbox) -> None:
+    verdict = await verify(sandbox, USES_ENV_CONSTANTS)
+    same_reward = await verify(sandbox, MC.env_reward)
     assert verdict.status is VerdictStatus.OK, verdict.feedback
     assert verdict.score == same_reward.score  # identical rewards, identical dynamics, identical policy

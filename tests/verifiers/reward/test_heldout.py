@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.kernel.sandbox import Sandbox
 from agent.kernel.types import Hypothesis, VerdictStatus
 from tasks.reward.problems import PROBLEMS, SEARCH_SEEDS
-from tests.verifiers.reward import fixtures as reward_fixtures
 from verifiers.reward.heldout import RewardHeldOut
 
-reward_sandbox = reward_fixtures.reward_sandbox
+pytestmark = pytest.mark.requires_modules("numpy")
 
 MC = PROBLEMS["mountaincar"]
 
@@ -26,8 +27,8 @@ def compute_reward(obs, action, next_obs, done):
 """
 
 
-async def test_held_out_compares_with_both_baselines_on_fresh_seeds(reward_sandbox: Sandbox) -> None:
-    held_out = RewardHeldOut(MC, seeds=(1000,), sandbox=reward_sandbox)
+async def test_held_out_compares_with_both_baselines_on_fresh_seeds(sandbox: Sandbox) -> None:
+    held_out = RewardHeldOut(MC, seeds=(1000,), sandbox=sandbox)
     assert not set(held_out.seeds) & set(SEARCH_SEEDS)
     verdict = await held_out.verify(Hypothesis.create(POTENTIAL_SHAPING))
     assert verdict.status is VerdictStatus.OK and verdict.score is not None and verdict.score >= 0.9

@@ -3,24 +3,19 @@ their own seeds before the verdict, fed back, reproducible, and used by the held
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-
 import pytest
 
 from agent.kernel.sandbox import Sandbox
 from agent.kernel.types import Hypothesis, VerdictStatus
-from sandboxes.config import ProcessSandboxConfig
 from tasks.reward.problems import HELD_OUT_SEEDS, PROBLEMS, SEARCH_SEEDS, TUNING_SEEDS
 from tasks.reward.suite import DR_BOUNDS
-from tests.verifiers.reward import fixtures as reward_fixtures
 from verifiers.reward.dr import DomainRandomisedEvaluator, parse_randomisation
 from verifiers.reward.evaluator import RewardEvaluator
 from verifiers.reward.heldout import RewardHeldOut
 from verifiers.reward.tunable import MAX_TUNABLE, Tunable, TunableError, parse_tunable
 from verifiers.reward.tuning import MIN_GAIN, Trial, Tuner, Tuning
 
-reward_sandbox = reward_fixtures.reward_sandbox
+pytestmark = pytest.mark.requires_modules("numpy")
 
 MC = PROBLEMS["mountaincar"]
 
@@ -44,14 +39,6 @@ def compute_reward(obs, action, next_obs, done):
 """
 
 BUDGET = 4
-
-
-@pytest.fixture(scope="module")
-def process_sandbox() -> Iterator[Sandbox]:
-    """For checks where Docker adds nothing over the process sandbox (tuning is host-side logic)."""
-    sandbox = ProcessSandboxConfig(pool_size=2).build()
-    yield sandbox
-    asyncio.run(sandbox.close())
 
 
 def with_constant(source: str, name: str, value: float) -> str:
@@ -130,8 +117,8 @@ def test_tuning_seeds_are_neither_searched_nor_held_out() -> None:
 # -- tuning through the sandbox -----------------------------------------------------------------------------
 
 
-async def test_tuning_finds_a_weight_the_written_value_misses(reward_sandbox: Sandbox) -> None:
-    ev = RewardEvaluator(MC, seeds=(0,), sandbox=reward_sandbox, tuner=Tuner(budget=BUDGET))
+async def test_tuning_finds_a_weight_the_written_value_misses(sandbox: Sandbox) -> None:
+    ev = RewardEvaluator(MC, seeds=(0,), sandbox=sandbox, tuner=Tuner(budget=BUDGET))
     untuned, _ = await ev.train(SHAPED)
     assert untuned.score == 0.0
     verdict = await ev.verify(Hypothesis.create(SHAPED))

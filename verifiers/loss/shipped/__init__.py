@@ -1,1 +1,2 @@
-"""Programs shipped into the sandbox: self-contained (standard library, numpy, torch and their siblings only)."""
+"""Programs shipped into the sandbox as text: self-contained (standard library, numpy, torch and
+their siblings in the job directory only; tests/architecture checks it)."""
