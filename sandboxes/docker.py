@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
@@ -31,8 +31,22 @@ from sandboxes.pool import WorkerHandle, WorkerPool
 from sandboxes.process import send_all
 from sandboxes.protocol import DockerStreamSource, FrameReader, WorkerLost
 
-if TYPE_CHECKING:  # the config builds this sandbox; only its type is needed here (no import cycle)
-    from sandboxes.config import DockerSandboxConfig
+
+class DockerSettings(Protocol):
+    """What this backend reads of its configuration (`sandboxes.config.DockerSandboxConfig`, which builds
+    it). Declared here rather than imported, so the config can import the backend lazily without a cycle."""
+
+    image: str
+    pool_size: int
+    memory_mb: int
+    pids: int
+    cpus: float
+    tmp_mb: int
+    work_mb: int
+    max_jobs_per_container: int
+    retries: int
+    start_timeout_s: float
+
 
 LABEL = "assay.sandbox"
 OWNER_LABEL = "assay.owner"
@@ -82,7 +96,7 @@ class DockerWorker(WorkerHandle):
     path = IMAGE_PATH
     rlimit_as = False  # the container's cgroup enforces memory; RLIMIT_AS would break numpy/torch mappings
 
-    def __init__(self, client: docker.DockerClient, config: DockerSandboxConfig, owner: str) -> None:
+    def __init__(self, client: docker.DockerClient, config: DockerSettings, owner: str) -> None:
         super().__init__()
         self.resources = (config.memory_mb, config.cpus, config.pids)
         uid = random.randint(100_000, 999_999)  # unique per container: RLIMIT_NPROC and kill(-1) stay local
@@ -185,7 +199,7 @@ class DockerWorker(WorkerHandle):
 class DockerSandbox:
     """Runs jobs in a warm pool of hardened containers; see the module docstring for the design."""
 
-    def __init__(self, config: DockerSandboxConfig) -> None:
+    def __init__(self, config: DockerSettings) -> None:
         self.config = config
         self.owner = owner_id()
         self._client_lock = threading.Lock()

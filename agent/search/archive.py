@@ -30,7 +30,8 @@ class Archive:
         return best.verdict.score if best else None
 
     def top(self, k: int) -> list[RecordedHypothesis]:
-        """The k best distinct hypotheses (by id); unscored ones only when nothing scored exists."""
+        """The k best distinct hypotheses (by id): scored ones first, then unscored ones (a crash and its
+        feedback) fill the places that scored ones do not."""
         seen: set[str] = set()
         out: list[RecordedHypothesis] = []
         for entry in sorted(self.entries, key=rank_key, reverse=True):
