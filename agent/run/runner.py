@@ -93,9 +93,14 @@ class PreparedRun:
     """
 
     config: RunConfig
-    model_spec: str
     problems: list[Task]
     warnings: tuple[str, ...] = ()  # for the user, once (e.g. that the process sandbox does not isolate)
+
+    @property
+    def model_spec(self) -> str:
+        """The resolved model spec (the local default filled in), as stored with the run."""
+        assert self.config.model is not None
+        return self.config.model
 
 
 def prepare(config: RunConfig, *, resuming: bool = False) -> PreparedRun:
@@ -111,7 +116,7 @@ def prepare(config: RunConfig, *, resuming: bool = False) -> PreparedRun:
         update={"model": model_spec, "task_module": module, "sandbox": sandbox.config}
     )
     warnings = () if sandbox.warning is None else (sandbox.warning,)
-    return PreparedRun(resolved, model_spec, problems, warnings)
+    return PreparedRun(resolved, problems, warnings)
 
 
 def _load_suite(config: RunConfig) -> Suite:
