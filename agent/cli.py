@@ -1,7 +1,9 @@
 """The `assay` command line.
 
 Every error assay raises on purpose (`AssayError`) is printed as one line with a non-zero exit; a traceback
-reaching the user is a bug.
+reaching the user is a bug. What the store could not read (a corrupt row, skipped; a bad value, replaced)
+is said on stderr, one `note:` line each, and the command goes on with the rest. JSON output is strict JSON:
+a NaN or infinite metric is the string "NaN", "Infinity" or "-Infinity", as the store keeps it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from rich.console import Console
 
 from agent.kernel.errors import AssayError, ConfigError
 from agent.kernel.plugins import list_tasks
+from agent.kernel.types import jsonable
 from agent.run.config import DEFAULT_DB, RunConfig, build_config, read_config_file
 from agent.run.progress import ProgressDisplay
 from agent.run.runner import RunResult, execute, load_stored_config, prepare
@@ -27,6 +30,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verifier-dri
 out = Console(soft_wrap=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="run store (SQLite); env ASSAY_DB")]
+#: `note:` lines printed for one command at most; the rest are counted
+MAX_NOTES_SHOWN = 20
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(jsonable(value), allow_nan=False)
+
+
+def _print_notes(notes: list[str]) -> None:
+    """What the store skipped or replaced while reading, on stderr so stdout stays the command's output."""
+    for line in notes[:MAX_NOTES_SHOWN]:
+        print(f"note: {line}", file=sys.stderr)
+    if len(notes) > MAX_NOTES_SHOWN:
+        print(f"note: ... and {len(notes) - MAX_NOTES_SHOWN} more unreadable values", file=sys.stderr)
 
 
 def _check_packages() -> None:
@@ -79,6 +96,10 @@ def run_command(
         str | None,
         typer.Option(help="where candidate code runs: docker (default) or process (NOT isolated)"),
     ] = None,
+    seed_program: Annotated[
+        Path | None,
+        typer.Option(help="a starting program: verified first, then shown as the parent to improve"),
+    ] = None,
     db: DbOption = DEFAULT_DB,
     config: Annotated[Path | None, typer.Option("--config", help="YAML or TOML run config")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON result on stdout")] = False,
@@ -109,9 +130,20 @@ def run_command(
         "target": target,
         "patience": patience,
         "min_delta": min_delta,
+        "seed_program": None if seed_program is None else _read_program(seed_program),
     }
     run_config = build_config(file_values, flags)
     _run(run_config, db, run_id=None, as_json=as_json)
+
+
+def _read_program(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"--seed-program: cannot read {path}: {e}") from None
+    if not text.strip():
+        raise ConfigError(f"--seed-program: {path} is empty")
+    return text
 
 
 def _one_of(flag: str, value: Any, old_flag: str, old_value: Any) -> Any:
@@ -130,7 +162,10 @@ def resume_command(
     """Continue a run that was stopped or killed, without redoing finished work, with its recorded config
     (search settings, budget, sandbox and the task's module)."""
     with Store(db) as store:
-        run_id, config = load_stored_config(store, run)
+        try:
+            run_id, config = load_stored_config(store, run)
+        finally:
+            _print_notes(store.notes)
     _run(config, db, run_id=run_id, as_json=as_json)
 
 
@@ -140,12 +175,15 @@ def _run(config: RunConfig, db: Path, *, run_id: str | None, as_json: bool) -> N
         print(f"warning: {warning}", file=sys.stderr)
     try:
         with Store(db) as store, ProgressDisplay() as progress:
-            result = asyncio.run(execute(prepared, store, run_id=run_id, on_progress=progress))
+            try:
+                result = asyncio.run(execute(prepared, store, run_id=run_id, on_progress=progress))
+            finally:
+                _print_notes(store.notes)
     except KeyboardInterrupt:  # the run is recorded as interrupted by then (execute's finally)
         print(INTERRUPTED, file=sys.stderr)
         raise typer.Exit(130) from None
     if as_json:
-        print(json.dumps(result.to_json()))
+        print(_dumps(result.to_json()))
     else:
         _print_result(result)
 
@@ -172,12 +210,18 @@ def runs_command(db: DbOption = DEFAULT_DB) -> None:
     """List recorded runs, newest first."""
     with Store(db) as store:
         rows = store.list_runs()
+        notes = store.notes
     if not rows:
         out.print(f"no runs in {db}")
     for row in rows:
         solved = (row.summary or {}).get("solve_rate")
-        solved_text = "" if solved is None else f" solved {solved:.0%}"
-        out.print(f"{row.id}  {row.status:11} {row.task:24} {row.config.get('model')}{solved_text}")
+        solved_text = f" solved {solved:.0%}" if isinstance(solved, int | float) else ""
+        out.print(
+            f"{row.id}  {row.status:11} {row.task:24} {row.config.get('model')}{solved_text}",
+            markup=False,
+            highlight=False,
+        )
+    _print_notes(notes)
 
 
 @app.command("show")
@@ -188,50 +232,65 @@ def show_command(
 ) -> None:
     """Show a run: config, stop reasons, best hypotheses and score history."""
     with Store(db) as store:
-        run_id, config = load_stored_config(store, run)
-        row = store.get_run(run_id)
-        assert row is not None
-        problems = []
-        for search in store.searches(run_id):
-            key = search.problem_key
-            entries = store.hypotheses(run_id, key)
-            best = next((e for e in entries if e.hypothesis.id == search.best_hypothesis_id), None)
-            problems.append(
-                {
-                    "problem": key,
-                    "status": search.status,
-                    "stop_reason": search.stop_reason.value if search.stop_reason else None,
-                    "stop_detail": search.stop_detail,
-                    "best_score": search.best_score,
-                    "best_status": search.best_status.value if search.best_status else None,
-                    "best_hypothesis": best.hypothesis.content if best else None,
-                    "held_out": search.held_out.model_dump(mode="json") if search.held_out else None,
-                    "hypotheses": len(entries),
-                    "history": [
-                        {"iteration": it.iteration, "best_score": it.best_score, "calls": it.calls}
-                        for it in store.iterations(run_id, key)
-                    ],
-                }
-            )
-    shown = {
-        "run_id": run_id,
-        "status": row.status,
-        "config": config.model_dump(mode="json"),
-        "problems": problems,
-    }
+        try:
+            shown = _shown_run(store, run)
+        finally:
+            _print_notes(store.notes)
+        shown["notes"] = store.notes
     if as_json:
-        print(json.dumps(shown))
+        print(_dumps(shown))
         return
-    out.print(f"[bold]run {run_id}[/bold] ({row.status})")
-    out.print(json.dumps(shown["config"], indent=2), markup=False, highlight=False)
-    for p in problems:
+    out.print(f"[bold]run {shown['run_id']}[/bold] ({shown['status']})", highlight=False)
+    out.print(json.dumps(jsonable(shown["config"]), indent=2), markup=False, highlight=False)
+    for p in shown["problems"]:
         history = " ".join(f"{h['iteration']}:{h['best_score']}" for h in p["history"]) or "-"
+        metrics = " ".join(f"{k}={v}" for k, v in (p["best_metrics"] or {}).items())
         out.print(
-            f"[bold]{p['problem']}[/bold] {p['status']} stop={p['stop_reason']} best={p['best_score']} "
+            f"{p['problem']} {p['status']} stop={p['stop_reason']} best={p['best_score']} "
             f"({p['best_status']}) hypotheses={p['hypotheses']} history {history}"
+            + (f" metrics {metrics}" if metrics else ""),
+            markup=False,
+            highlight=False,
         )
         if p["best_hypothesis"]:
             out.print(p["best_hypothesis"].rstrip(), markup=False, highlight=False)
+
+
+def _shown_run(store: Store, run: str) -> dict[str, Any]:
+    """The run as `show` prints it. Its config is shown even when it no longer validates (then as stored,
+    with a note): showing a run must not depend on being able to resume it."""
+    row = store.get_run(run)
+    if row is None:
+        raise ConfigError(f"no run {run!r} in {store.path} (see `assay runs`)")
+    try:
+        config: dict[str, Any] | None = load_stored_config(store, row.id)[1].model_dump(mode="json")
+    except ConfigError as e:
+        store.note(str(e))
+        config = row.config or None
+    problems = []
+    for search in store.searches(row.id):
+        key = search.problem_key
+        entries = store.hypotheses(row.id, key)
+        best = next((e for e in entries if e.hypothesis.id == search.best_hypothesis_id), None)
+        problems.append(
+            {
+                "problem": key,
+                "status": search.status,
+                "stop_reason": search.stop_reason.value if search.stop_reason else None,
+                "stop_detail": search.stop_detail,
+                "best_score": search.best_score,
+                "best_status": search.best_status.value if search.best_status else None,
+                "best_hypothesis": best.hypothesis.content if best else None,
+                "best_metrics": best.verdict.metrics if best else None,
+                "held_out": search.held_out.model_dump(mode="json") if search.held_out else None,
+                "hypotheses": len(entries),
+                "history": [
+                    {"iteration": it.iteration, "best_score": it.best_score, "calls": it.calls}
+                    for it in store.iterations(row.id, key)
+                ],
+            }
+        )
+    return {"run_id": row.id, "status": row.status, "config": config, "problems": problems}
 
 
 def _mount_optional_apps() -> None:

@@ -1,9 +1,11 @@
 """Sandbox benchmark: per-job overhead and throughput of the warm pools against plain host subprocesses.
 
 Every variant runs the same command (`python3 -c SNIPPET`, with the same Debian Python 3.11 on the host and in
-the image) in the same run, interleaved round by round so machine load hits all of them alike. Also measured
-for comparison: a cold `docker run` per job and `exec_run` per job. Results go under "## Sandbox" in
-bench/RESULTS.md.
+the image) in the same run, interleaved round by round so machine load hits all of them alike. The process
+sandbox appears plain and under bubblewrap with that same /usr/bin/python3 (the cost of the namespaces
+alone), and under bubblewrap with the venv's Python, as it runs by default (which adds that interpreter's
+start-up). Also measured for comparison: a cold `docker run` per job and `exec_run` per job. Results go under
+"## Sandbox" in bench/RESULTS.md.
 
     .venv/bin/python bench/bench_sandbox.py [--rounds 60] [--jobs 40] [--no-write]
 """
@@ -25,6 +27,7 @@ import docker
 
 from agent.kernel.sandbox import Job, Limits, Sandbox
 from sandboxes.availability import docker_status
+from sandboxes.bwrap import bwrap_status
 from sandboxes.config import DEFAULT_IMAGE, DockerSandboxConfig, ProcessSandboxConfig
 
 HOST_PYTHON = "/usr/bin/python3"
@@ -107,7 +110,14 @@ async def main() -> None:
     args = ap.parse_args()
 
     have_docker = docker_status(args.image).usable
-    sandboxes: dict[str, Sandbox] = {"process pool": ProcessSandboxConfig(pool_size=args.pool).build()}
+    plain = ProcessSandboxConfig(pool_size=args.pool, isolation="plain", interpreter=HOST_PYTHON)
+    sandboxes: dict[str, Sandbox] = {"process pool, plain": plain.build()}
+    bwrap = bwrap_status()
+    if bwrap.usable:
+        same = plain.model_copy(update={"isolation": "bwrap"})
+        sandboxes["process pool, bwrap"] = same.build()
+        venv = ProcessSandboxConfig(pool_size=args.pool, isolation="bwrap")
+        sandboxes["process pool, bwrap, venv python"] = venv.build()
     if have_docker:
         sandboxes["docker pool"] = DockerSandboxConfig(image=args.image, pool_size=args.pool).build()
     for sb in sandboxes.values():
@@ -168,6 +178,8 @@ async def main() -> None:
             lines.append(f"| {name} | {med:.1f} | {p95:.1f} | {med - host_med:+.1f} | | |")
     else:
         lines.append("| docker | not measured: no daemon or image | | | | |")
+    if not bwrap.usable:
+        lines.append(f"| process pool, bwrap | not measured: {bwrap.reason} | | | | |")
     lines += [
         "",
         "Targets: median overhead over the host subprocess <= 5 ms; throughput >= 0.9x the host's.",
@@ -176,7 +188,9 @@ async def main() -> None:
         " compare rows of one run only. A warm-pool job is one fork inside a warm worker plus one round trip"
         " (docker: through the attach socket); the worker sweeps after it replies, so the sweep is in the"
         " throughput rows but not in the latency rows. Under contention a container's own cgroup gets its own"
-        " CPU share, which is why the docker pool can beat the host subprocess on throughput here.",
+        " CPU share, which is why the docker pool can beat the host subprocess on throughput here."
+        " The bwrap rows differ from plain only by the namespaces (same interpreter); the venv row is the"
+        " default process sandbox, whose jobs start the venv's Python (pyenv 3.11 plus its site-packages).",
         "",
     ]
     text = "\n".join(lines)
@@ -193,7 +207,8 @@ def write_section(section: str) -> None:
         new = old.rstrip("\n") + "\n\n" + section
     else:
         end = old.find("\n## ", start + 1)
-        new = old[:start] + section + (old[end + 1 :] if end >= 0 else "")
+        rest = "\n" + old[end + 1 :] if end >= 0 else ""  # keep the blank line before the next section
+        new = old[:start] + section.rstrip("\n") + "\n" + rest
     RESULTS.write_text(new.rstrip("\n") + "\n")
 
 

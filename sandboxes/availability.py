@@ -2,11 +2,14 @@
 
 A probe never raises: a daemon that is missing, refuses, errors or does not answer in time (a busy machine
 makes `requests` time out rather than docker-py raise its own errors) is "not available", with the reason.
+The process sandbox always runs, but how isolated it is depends on the machine (bubblewrap namespaces or
+none): `process_isolation` says which, and why, so that it is never unisolated silently.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -60,3 +63,26 @@ def docker_status(image: str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> Docker
     finally:
         client.close()
     return DockerStatus(True, True, None)
+
+
+@dataclass(frozen=True)
+class ProcessIsolation:
+    level: Literal["bwrap", "plain"]
+    reason: str | None  # why not bwrap; None when it is
+
+    def describe(self) -> str:
+        """One line for people: what a job in the process sandbox can and cannot reach."""
+        if self.level == "bwrap":
+            return (
+                "bwrap (own network, pid, IPC and mount namespaces; read-only system and Python; "
+                "no host files writable or visible beyond them)"
+            )
+        return f"plain, NOT isolated: jobs see the host's files and network ({self.reason})"
+
+
+def process_isolation(interpreter: str | None = None) -> ProcessIsolation:
+    """The isolation a process sandbox with `isolation="auto"` gets here (probed once per process)."""
+    from sandboxes.bwrap import bwrap_status
+
+    status = bwrap_status(interpreter)
+    return ProcessIsolation("bwrap" if status.usable else "plain", status.reason)

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from agent.kernel.errors import SandboxError
-from sandboxes.availability import docker_status
+from sandboxes.availability import docker_status, process_isolation
 from sandboxes.config import DEFAULT_IMAGE, DockerSandboxConfig, ProcessSandboxConfig
 
 app = typer.Typer(help="Build and check the code sandboxes.", no_args_is_help=True)
@@ -49,6 +49,8 @@ def check(image: Annotated[str, typer.Option(help="image to look for")] = DEFAUL
     typer.echo(
         f"debootstrap: {'yes' if shutil.which('debootstrap') else 'no (apt-get install -y debootstrap)'}"
     )
+    typer.echo(f"bubblewrap: {'yes' if shutil.which('bwrap') else 'no (apt-get install -y bubblewrap)'}")
+    typer.echo(f"process sandbox isolation: {process_isolation().describe()}")  # probed once, cached
     status = docker_status(image)
     typer.echo(f"docker daemon: {'yes' if status.daemon else 'no'}")
     typer.echo(f"image {image}: {'yes' if status.image else 'no'}")
@@ -66,7 +68,9 @@ def check(image: Annotated[str, typer.Option(help="image to look for")] = DEFAUL
         except SandboxError as exc:
             typer.echo(f"{name} sandbox: FAILED: {exc}")
             ok = False
-    unusable = " (not usable here: runs of candidate code stop; `--sandbox process` runs them NOT isolated)"
+    isolation = process_isolation()
+    how = "under bwrap" if isolation.level == "bwrap" else "NOT isolated"
+    unusable = f" (not usable here: runs of candidate code stop; `--sandbox process` runs them {how})"
     typer.echo("default for untrusted code: docker" + ("" if status.usable else unusable))
     if not ok:
         raise typer.Exit(1)

@@ -47,6 +47,12 @@ class ProcessSandboxConfig(BaseModel):
     pool_size: int = Field(default=2, ge=1)
     max_jobs_per_worker: int = Field(default=500, ge=1)
     interpreter: str | None = None  # the Python that runs the worker and `python3` in jobs; default: ours
+    # auto: bubblewrap namespaces where this machine allows them, else plain (said, never silent);
+    # bwrap: require them (SandboxError otherwise); plain: no isolation, for trusted code
+    isolation: Literal["auto", "bwrap", "plain"] = "auto"
+    tmp_mb: int = Field(default=64, ge=1)  # bwrap: the sandbox's own /tmp
+    work_mb: int = Field(default=256, ge=1)  # bwrap: the job directories
+    retries: int = Field(default=1, ge=0)  # a job whose worker was lost or damaged is retried this often
 
     def build(self) -> Sandbox:
         from sandboxes.process import ProcessSandbox
@@ -55,6 +61,10 @@ class ProcessSandboxConfig(BaseModel):
             pool_size=self.pool_size,
             max_jobs_per_worker=self.max_jobs_per_worker,
             interpreter=self.interpreter,
+            isolation=self.isolation,
+            tmp_mb=self.tmp_mb,
+            work_mb=self.work_mb,
+            retries=self.retries,
         )
 
 

@@ -30,6 +30,7 @@ from agent.kernel.sandbox import ExecResult, Job
 from sandboxes.pool import WorkerHandle, WorkerPool
 from sandboxes.process import send_all
 from sandboxes.protocol import DockerStreamSource, FrameReader, WorkerLost
+from sandboxes.worker import shipped_source
 
 
 class DockerSettings(Protocol):
@@ -49,9 +50,14 @@ class DockerSettings(Protocol):
 
 
 LABEL = "assay.sandbox"
+#: the image's content hash, set by sandboxes.image.build: what the backend's identity names
+RECIPE_LABEL = "assay.recipe"
 OWNER_LABEL = "assay.owner"
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-WORKER_SOURCE = Path(__file__).with_name("worker.py").read_text()
+WORKER_SOURCE = shipped_source()
+#: what a job's uid can write in a container besides /work (read-only root; audited by a test that tries
+#: every directory): the worker clears these of the uid's files, and its SysV IPC objects, between jobs
+CONTAINER_WRITABLE = ("/tmp", "/dev/shm", "/dev/mqueue")
 CONTAINER_FSIZE = 1 << 30
 CONTAINER_NOFILE = 4096
 
@@ -101,7 +107,8 @@ class DockerWorker(WorkerHandle):
         self.resources = (config.memory_mb, config.cpus, config.pids)
         uid = random.randint(100_000, 999_999)  # unique per container: RLIMIT_NPROC and kill(-1) stay local
         command = ["python3", "-I", "-S", "-c", WORKER_SOURCE, "--workroot", "/work"]
-        command += ["--uid", str(uid), "--gid", str(uid), "--clean", "/tmp", "--clean", "/dev/shm"]
+        command += ["--uid", str(uid), "--gid", str(uid), "--clean-ipc"]
+        command += [arg for d in CONTAINER_WRITABLE for arg in ("--clean", d)]
         memory = f"{config.memory_mb}m"
         self.container = client.containers.create(
             config.image,
@@ -206,13 +213,15 @@ class DockerSandbox:
         self._client: docker.DockerClient | None = None
         client = self._get_client()
         try:
-            client.images.get(config.image)
+            image = client.images.get(config.image)
         except ImageNotFound:
             raise SandboxError(
                 f"sandbox image {config.image} is missing: run `assay sandbox build`"
             ) from None
         except (DockerException, RequestException) as exc:
             raise SandboxError(f"Docker daemon not reachable: {exc}") from exc
+        recipe = (image.labels or {}).get(RECIPE_LABEL)
+        self._identity = f"docker:{recipe}" if recipe else f"docker:{image.id}"
         remove_leftovers(client)
         self.pool = WorkerPool(
             self._spawn,
@@ -264,6 +273,11 @@ class DockerSandbox:
         except Exception:
             self._reset_client()
             self.pool.invalidate()
+
+    @property
+    def identity(self) -> str:
+        """The image's recipe (its content hash), or its id when it has none: the software jobs run."""
+        return self._identity
 
     async def run(self, job: Job) -> ExecResult:
         return await self.pool.run_async(job)

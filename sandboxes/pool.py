@@ -2,9 +2,10 @@
 
 The pool is deliberately thread-based and blocking inside: `run` is called through a private thread pool, so
 one sandbox object serves any number of asyncio event loops (pytest gives each test its own) and the blocking
-docker SDK never stalls a loop. A worker that stops answering is replaced, never reused; the job it was
-running is retried on a fresh worker unless the loss is the job's own doing (an OOM kill of the whole
-container).
+docker SDK never stalls a loop. A worker that stops answering, or reports that it could not set a job up
+(its environment was damaged), is replaced, never reused; the job it was running is retried on a fresh
+worker unless the loss is the job's own doing (an OOM kill of the whole container), and after `retries`
+raises `SandboxError`: an infrastructure failure, never a verdict.
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 from agent.kernel.errors import SandboxError
 from agent.kernel.sandbox import ExecResult, Job
-from sandboxes.protocol import FrameReader, WorkerLost, encode_job, max_reply_bytes, parse_reply
+from sandboxes.protocol import (
+    FrameReader,
+    WorkerDamaged,
+    WorkerLost,
+    encode_job,
+    max_reply_bytes,
+    parse_reply,
+)
 
 HOST_GRACE_S = 5.0
 TRANSFER_BYTES_PER_S = 20 << 20
@@ -102,7 +110,8 @@ class WorkerPool:
             try:
                 result = worker.execute(job)
             except WorkerLost as exc:
-                own = worker.loss_result(exc)
+                # A damaged worker exits right after saying so: never mistake that for the job's doing.
+                own = None if isinstance(exc, WorkerDamaged) else worker.loss_result(exc)
                 self._discard(worker)
                 if own is not None:
                     return own

@@ -27,6 +27,12 @@ class WorkerLost(SandboxError):
     """The worker stopped answering (EOF, deadline passed, malformed frame); the worker must be replaced."""
 
 
+class WorkerDamaged(WorkerLost):
+    """The worker could not set a job up (its environment was damaged, e.g. by an earlier job) and stopped.
+
+    Never the job's own result, whatever state the worker is in when the host looks: retried elsewhere."""
+
+
 def encode_job(job: Job, *, path: str, rlimit_as: bool) -> bytes:
     names: list[tuple[str, int]] = []
     blobs: list[bytes] = []
@@ -63,7 +69,8 @@ def parse_reply(payload: bytes) -> ExecResult:
     if not isinstance(data, dict):
         raise WorkerLost("sandbox worker sent a malformed reply")
     if "error" in data:
-        raise WorkerLost(f"sandbox worker failed: {data['error']}")
+        kind = WorkerDamaged if data.get("damaged") else WorkerLost
+        raise kind(f"sandbox worker failed: {data['error']}")
     try:
         return ExecResult.model_validate(data)
     except ValidationError as exc:

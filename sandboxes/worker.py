@@ -9,6 +9,13 @@ the job's processes, so it enforces the wall deadline, kills the process group a
 (double-forked, setsid'd) process, either as the job's own uid (`kill(-1)`, which reaches exactly that uid's
 processes) or, without a uid to drop to, as the child subreaper that orphans are re-parented to.
 
+No job leaves anything for the next one (a candidate must not cache answers for, or sabotage, a later
+candidate): each job directory has an unpredictable name; before a job execs, its child (as the job uid)
+deletes every file and SysV IPC object that uid owns in the work root and the shared writable directories
+(`--clean`), and checks that nothing of them is left. A job whose setup fails (its environment was damaged)
+is never reported as the job's result: the worker replies with an error, which the host turns into an
+infrastructure failure, and stops, so that the host replaces it.
+
 Wire format, both ways: 4-byte big-endian length, then the payload. A request payload is a 4-byte header
 length, a JSON header, then the concatenated file and stdin blobs the header sizes. A reply is JSON.
 """
@@ -25,73 +32,33 @@ import signal
 import struct
 import sys
 import time
-from collections import deque
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 SETUP_FAILED = 126
 DRAIN_AFTER_EXIT_S = 1.0
 READ_CHUNK = 1 << 16
+FUTURE = "from __future__ import annotations\n"
+
+if __name__ != "__main__":  # imported on the host; shipped, worker_lib's text precedes this file's
+    from sandboxes.worker_lib import (
+        CappedBuffer,
+        count_processes,
+        oom_kills,
+        owned_entries,
+        read_exact,
+        remove_ipc,
+        remove_own,
+        remove_path,
+        remove_tree,
+        write_frame,
+    )
 
 
 def _prctl(option: int, value: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(option, value, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), f"prctl({option}) failed")
-
-
-def read_exact(fd: int, n: int) -> bytes | None:
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def write_frame(fd: int, payload: bytes) -> None:
-    view = memoryview(struct.pack(">I", len(payload)) + payload)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-class CappedBuffer:
-    """Keeps the first and last `cap // 2` bytes of a stream and counts the rest, so memory stays bounded."""
-
-    def __init__(self, cap: int) -> None:
-        self.head_cap = cap // 2
-        self.tail_cap = cap - self.head_cap
-        self.head = bytearray()
-        self.tail: deque[bytes] = deque()
-        self.tail_len = 0
-        self.total = 0
-
-    def add(self, data: bytes) -> None:
-        self.total += len(data)
-        room = self.head_cap - len(self.head)
-        if room > 0:
-            self.head += data[:room]
-            data = data[room:]
-        if not data:
-            return
-        self.tail.append(data)
-        self.tail_len += len(data)
-        while self.tail_len - len(self.tail[0]) >= self.tail_cap:
-            self.tail_len -= len(self.tail.popleft())
-
-    @property
-    def truncated(self) -> bool:
-        return self.total > self.head_cap + self.tail_cap
-
-    def text(self) -> str:
-        tail = b"".join(self.tail)[-self.tail_cap :] if self.tail else b""
-        if not self.truncated:
-            return (bytes(self.head) + tail).decode("utf-8", "replace")
-        dropped = self.total - len(self.head) - len(tail)
-        marker = f"\n... [{dropped} bytes truncated] ...\n"
-        return bytes(self.head).decode("utf-8", "replace") + marker + tail.decode("utf-8", "replace")
 
 
 def _safe_relpath(name: str) -> str:
@@ -102,15 +69,19 @@ def _safe_relpath(name: str) -> str:
 
 
 class Worker:
-    def __init__(self, workroot: str, uid: int | None, gid: int | None, clean: list[str]) -> None:
+    def __init__(
+        self, workroot: str, uid: int | None, gid: int | None, clean: list[str], clean_ipc: bool = False
+    ) -> None:
         self.workroot = workroot
         self.clean = clean
+        self.clean_ipc = clean_ipc  # only where the IPC namespace, or the uid, is this worker's alone
         self.uid = uid
         self.gid = gid
         self.count = 0
         self.pid = os.getpid()
         self.pending_sweep: tuple[int, str] | None = None
-        self.stale: list[str] = []  # job directories the next job's child deletes before it starts
+        self.stale: list[str] = []  # the job uid's entries in the work root, deleted by the next job's child
+        self.damaged = False  # a job's setup failed: this worker's world cannot be trusted clean any more
 
     # ----- the child side (runs between fork and exec) -----
     def _child(
@@ -125,10 +96,7 @@ class Worker:
                 pass
             if self.uid is not None:
                 self._become_job_user()
-                for stale in self.stale:
-                    _remove_own(stale, keep_root=False)
-                for root in self.clean:
-                    _remove_own(root, keep_root=True)
+                self._clear_traces()
             os.mkdir(jobdir, 0o700)
             offset = 0
             for name, size in header["files"]:
@@ -155,7 +123,7 @@ class Worker:
                 resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
             elif os.getuid() != 0:
                 # Sharing the user's uid, the limit counts all of the user's processes: allow `pids` more.
-                nproc = _count_processes(os.getuid()) + lim["pids"]
+                nproc = count_processes(os.getuid()) + lim["pids"]
                 resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
             signal.signal(
                 signal.SIGPIPE, signal.SIG_DFL
@@ -171,6 +139,25 @@ class Worker:
                 os.write(status_w, f"{type(exc).__name__}: {exc}".encode()[:4000])
             finally:
                 os._exit(SETUP_FAILED)
+
+    def _clear_traces(self) -> None:
+        """Delete what earlier jobs of this uid left anywhere they could write, and prove it is gone.
+
+        Runs as the job's uid (in the next job's child, or in the sweep without a uid to drop to), so it can
+        remove exactly the job's own files. The work root is not listable by that uid (mode 1733), so the
+        worker lists it beforehand (`stale`). Anything left raises: a setup failure, so the worker is
+        replaced instead of handing a tampered environment to the next candidate.
+        """
+        for path in self.stale:
+            remove_path(path)
+        for root in self.clean:
+            remove_own(root)
+        left = [p for p in self.stale if os.path.lexists(p)]
+        left += [p for root in self.clean for p in owned_entries(root, os.getuid())]
+        if self.clean_ipc:
+            left += remove_ipc(os.getuid())
+        if left:
+            raise RuntimeError(f"an earlier job left what cannot be removed: {', '.join(left)[:500]}")
 
     # ----- the sweep: no process of the job survives it -----
     def _kill_job(self, pgid: int) -> None:
@@ -223,14 +210,18 @@ class Worker:
                         os.kill(pid, signal.SIGKILL)
             self._reap_all()
             time.sleep(0.001)
-        if self.uid is not None:
-            # The job's files are deleted by the next job's child, as the same uid, before it execs: no
-            # process of this job is left to read them meanwhile, and it saves a fork per job.
-            self.stale.append(jobdir)
-        else:
+        if self.uid is None:
+            # Without a uid to drop to, the job ran as us: we remove what it left, here and now. (With one,
+            # the next job's child does, as the job's uid, before it execs: no process of this job is left to
+            # read them meanwhile, and it saves a fork per job.)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
             remove_tree(jobdir)
+            self.stale = owned_entries(self.workroot, os.getuid())
+            try:
+                self._clear_traces()
+            except RuntimeError:
+                self.damaged = True
         self._reap_all()
 
     def _fork_retry(self) -> int:
@@ -267,15 +258,20 @@ class Worker:
 
     def run(self, header: dict, blobs: bytes) -> dict:
         self.finish()
+        if self.damaged:
+            return {"error": "the worker could not clear an earlier job's files", "damaged": True}
         self.count += 1
-        jobdir = os.path.join(self.workroot, f"job{self.count}")
+        # Unpredictable, so no job can pre-create (and so block or pre-fill) the next one's directory.
+        jobdir = os.path.join(self.workroot, "j" + os.urandom(16).hex())
+        if self.uid is not None:
+            self.stale = owned_entries(self.workroot, self.uid)
         lim = header["limits"]
         cap = int(lim["output_bytes"])
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         in_r, in_w = os.pipe()
         st_r, st_w = os.pipe()
-        oom_before = _oom_kills()
+        oom_before = oom_kills()
         start = time.monotonic()
         pid = self._fork_retry()
         if pid == 0:
@@ -297,8 +293,45 @@ class Worker:
         stdin_data = memoryview(blobs[len(blobs) - stdin :]) if stdin else memoryview(b"")
         bufs = {out_r: CappedBuffer(cap), err_r: CappedBuffer(cap)}
         status = bytearray()
+        timed_out = self._pump(pid, bufs, st_r, status, in_w, stdin_data, deadline)
+        wall = time.monotonic() - start
+        if timed_out:
+            self._kill_job(pid)
+        _, wstatus, usage = os.wait4(pid, 0)  # before the sweep, whose reaping would lose this status
+        self.pending_sweep = (pid, jobdir)  # done by `finish` right after the reply: off the job's latency
+        code = os.waitstatus_to_exitcode(wstatus)
+        sig = -code if code < 0 else None
+        oom = oom_kills() > oom_before and sig == signal.SIGKILL and not timed_out
+        if status:  # the trusted side's setup failed, never the candidate: no verdict may come of it
+            self.damaged = True
+            return {"error": "job setup failed: " + bytes(status).decode("utf-8", "replace"), "damaged": True}
+        stderr = bufs[err_r]
+        return {
+            "exit_code": None if sig else code,
+            "signal": sig,
+            "stdout": bufs[out_r].text(),
+            "stderr": stderr.text(),
+            "wall_s": wall,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
+            "timed_out": timed_out,
+            "oom": oom,
+            "output_truncated": bufs[out_r].truncated or stderr.truncated,
+        }
+
+    def _pump(
+        self,
+        pid: int,
+        bufs: dict[int, CappedBuffer],
+        st_r: int,
+        status: bytearray,
+        in_w: int,
+        stdin_data: memoryview,
+        deadline: float,
+    ) -> bool:
+        """Feed stdin and collect output until the job exits (plus a short drain) or the deadline passes;
+        closes every pipe end it was given. Returns whether the job timed out."""
         pidfd = os.pidfd_open(pid)
-        open_fds = {out_r, err_r, st_r}
+        open_fds = {*bufs, st_r}
         if stdin_data:
             os.set_blocking(in_w, False)
         else:
@@ -339,103 +372,19 @@ class Worker:
                 if not stdin_data:
                     os.close(in_w)
                     in_w = -1
-        wall = time.monotonic() - start
-        if timed_out:
-            self._kill_job(pid)
-        _, wstatus, usage = os.wait4(pid, 0)  # before the sweep, whose reaping would lose this status
-        self.pending_sweep = (pid, jobdir)  # done by `finish` right after the reply: off the job's latency
         for fd in list(open_fds) + ([in_w] if in_w >= 0 else []) + [pidfd]:
             os.close(fd)
-        code = os.waitstatus_to_exitcode(wstatus)
-        sig = -code if code < 0 else None
-        oom = _oom_kills() > oom_before and sig == signal.SIGKILL and not timed_out
-        stderr = bufs[err_r]
-        if status:
-            stderr.add(b"sandbox: job setup failed: " + bytes(status) + b"\n")
-        return {
-            "exit_code": None if sig else code,
-            "signal": sig,
-            "stdout": bufs[out_r].text(),
-            "stderr": stderr.text(),
-            "wall_s": wall,
-            "cpu_s": usage.ru_utime + usage.ru_stime,
-            "timed_out": timed_out,
-            "oom": oom,
-            "output_truncated": bufs[out_r].truncated or stderr.truncated,
-        }
+        return timed_out
 
 
-def _remove_own(root: str, keep_root: bool) -> None:
-    """Delete what the job left under `root`; run as the job's uid, so only its own files can go."""
-    try:
-        entries = os.listdir(root) if keep_root else None
-    except OSError:
-        return
-    if entries is None:
-        remove_tree(root)
-        return
-    uid = os.getuid()
-    for entry in entries:
-        path = os.path.join(root, entry)
-        try:
-            if os.lstat(path).st_uid != uid:
-                continue
-            if os.path.isdir(path) and not os.path.islink(path):
-                remove_tree(path)
-            else:
-                os.unlink(path)
-        except OSError:
-            pass
+def shipped_source() -> str:
+    """The worker as one self-contained program for `python3 -I -S -c`: worker_lib's text, then this file's
+    (the host never runs the worker from the project's files, which a sandbox must not see)."""
+    from pathlib import Path
 
-
-def _count_processes(uid: int) -> int:
-    count = 0
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                count += os.stat(f"/proc/{entry}").st_uid == uid
-    return count
-
-
-def remove_tree(root: str) -> None:
-    """Delete a tree the job owns, giving back permissions it took away from itself (chmod 000) on the way;
-    iterative, so a very deep tree cannot exhaust the stack."""
-    stack, dirs = [root], []
-    while stack:
-        d = stack.pop()
-        with contextlib.suppress(OSError):
-            if not os.path.islink(d):
-                os.chmod(d, 0o700)
-        try:
-            entries = list(os.scandir(d))
-        except OSError:
-            continue
-        dirs.append(d)
-        for e in entries:
-            try:
-                if e.is_dir(follow_symlinks=False):
-                    stack.append(e.path)
-                else:
-                    os.unlink(e.path)
-            except OSError:
-                pass
-    for d in reversed(dirs):
-        with contextlib.suppress(OSError):
-            os.rmdir(d)
-
-
-def _oom_kills() -> int:
-    """The cgroup's OOM-kill counter (v1 or v2); 0 where there is no cgroup to read (the process sandbox)."""
-    for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"):
-        try:
-            with open(path) as f:
-                for line in f:
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill":
-                        return int(value)
-        except OSError:
-            continue
-    return 0
+    here = Path(__file__).parent
+    own = Path(__file__).read_text().replace(FUTURE, "", 1)
+    return (here / "worker_lib.py").read_text() + "\n" + own
 
 
 def main(argv: list[str]) -> int:
@@ -448,6 +397,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--clean", action="append", default=[], help="shared dirs to clear of the job's files"
     )
+    parser.add_argument("--clean-ipc", action="store_true", help="remove the job uid's SysV IPC objects")
     parser.add_argument("--remove-workroot", action="store_true", help="delete the work root at the end")
     args = parser.parse_args(argv)
     _prctl(PR_SET_DUMPABLE, 0)  # a job cannot open /proc/<worker>/fd/1 and forge a reply
@@ -456,7 +406,7 @@ def main(argv: list[str]) -> int:
     os.makedirs(args.workroot, exist_ok=True)
     if args.uid is not None:
         os.chmod(args.workroot, 0o1733)  # the job's uid makes its own directory here; nobody can list it
-    worker = Worker(args.workroot, args.uid, args.gid, args.clean)
+    worker = Worker(args.workroot, args.uid, args.gid, args.clean, args.clean_ipc)
     write_frame(1, json.dumps({"ready": True, "pid": os.getpid()}).encode())
     try:
         serve(worker)
@@ -484,6 +434,8 @@ def serve(worker: Worker) -> None:
         except OSError as exc:
             reply = {"error": f"worker: {exc}"}
         write_frame(1, json.dumps(reply, ensure_ascii=False).encode("utf-8"))
+        if reply.get("damaged"):
+            return  # the host replaces a damaged worker; a new job must never start here
         worker.finish()
 
 

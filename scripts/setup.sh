@@ -12,10 +12,11 @@ log() { printf '[setup] %s\n' "$*" >&2; }
 models_flag=""
 [ "${1:-}" = "--small" ] && models_flag="--small"
 
-# 1. System packages. Only Debian's registry is reachable, so the engine comes from docker.io. The process
-#    sandbox runs jobs with the system python3 (a job user cannot reach a venv under /root), so it needs numpy
-#    and sympy there too.
-apt_packages=(docker.io debootstrap python3-numpy python3-sympy)
+# 1. System packages. Only Debian's registry is reachable, so the engine comes from docker.io. bubblewrap
+#    gives the process sandbox its namespaces (jobs then run the venv's python, bound read-only). Without
+#    it, the process sandbox runs jobs with the system python3 (a job user cannot reach a venv under /root),
+#    so that needs numpy and sympy too.
+apt_packages=(docker.io debootstrap bubblewrap python3-numpy python3-sympy)
 if ! dpkg -s "${apt_packages[@]}" >/dev/null 2>&1; then
     log "installing ${apt_packages[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -54,6 +54,14 @@ class ExecResult(BaseModel):
 
 @runtime_checkable
 class Sandbox(Protocol):
+    @property
+    def identity(self) -> str:
+        """What, besides the job, decides its outcome: the backend, its isolation and the software jobs run
+        ("docker:<image recipe>", "process:bwrap:<python>", "process:plain:<python>"). Part of the verdict
+        cache key, so a result from one sandbox (a plain sandbox's missing torch, say) is never reused in
+        another."""
+        ...
+
     async def run(self, job: Job) -> ExecResult: ...
 
     async def close(self) -> None: ...

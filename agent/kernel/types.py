@@ -73,13 +73,151 @@ class VerdictStatus(StrEnum):
 UNSCORED = frozenset({VerdictStatus.INVALID, VerdictStatus.TIMEOUT, VerdictStatus.ERROR})
 
 
+#: Bounds of what a verdict may hold. A verdict's fields are filled from what a candidate printed or
+#: computed (a stderr tail, a metric it reported), so whatever a verifier passes on is bounded here, once,
+#: before it reaches the store, a prompt or `assay show`: a longer text keeps its head and tail, extra
+#: entries are dropped, and each change is said in the `NOTES_KEY` artifact.
+MAX_FEEDBACK_CHARS = 64_000
+MAX_ARTIFACT_CHARS = 64_000
+MAX_ARTIFACTS = 64
+MAX_METRICS = 256
+MAX_KEY_CHARS = 200
+MAX_NOTES = 16
+#: the artifact in which the bounds say what they changed (a name no verifier uses)
+NOTES_KEY = "assay:notes"
+_NUMERIC_TEXT_CHARS = 64
+
+
+def clip_text(text: str, limit: int) -> str:
+    """`text` as valid UTF-8 (a lone surrogate, which SQLite and JSON refuse, becomes U+FFFD), cut to its
+    head and tail when longer than `limit`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if len(text) <= limit:
+        return text
+    marker = f"\n... [{len(text) - limit} characters cut] ...\n"
+    half = max(0, (limit - len(marker)) // 2)
+    return f"{text[:half]}{marker}{text[len(text) - half :]}"
+
+
+def _metric_value(value: Any) -> tuple[float | None, str | None]:
+    """A metric as a float (non-finite kept: NaN and infinities are recorded faithfully), or None and why it
+    was dropped. An int beyond float range reads as an infinity, as `float("1e400")` does."""
+    if isinstance(value, bool):
+        return float(value), None
+    if isinstance(value, float):
+        return value, None
+    if isinstance(value, int):
+        try:
+            return float(value), None
+        except OverflowError:
+            return (
+                math.inf if value > 0 else -math.inf
+            ), "an integer beyond float range, recorded as infinite"
+    if value is None:  # what earlier releases stored for NaN and the infinities
+        return math.nan, "null, recorded as NaN (earlier releases stored NaN and infinities as null)"
+    if isinstance(value, str) and len(value) <= _NUMERIC_TEXT_CHARS:
+        try:
+            return float(value), None
+        except ValueError:
+            pass
+    return None, f"not a number ({type(value).__name__}), dropped"
+
+
+def _bounded_metrics(metrics: Any, notes: list[str]) -> Any:
+    if not isinstance(metrics, dict):
+        return metrics  # not a mapping at all: refused by the field's own validation
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        if not isinstance(key, str):
+            notes.append(f"metric key of type {type(key).__name__} dropped")
+            continue
+        name = clip_text(key, MAX_KEY_CHARS)
+        if len(out) >= MAX_METRICS:
+            notes.append(f"metrics beyond the first {MAX_METRICS} dropped")
+            break
+        number, why = _metric_value(value)
+        if why is not None:
+            notes.append(f"metric {name!r}: {why}")
+        if number is not None:
+            out[name] = number
+    return out
+
+
+def _bounded_artifacts(artifacts: Any, notes: list[str]) -> Any:
+    if not isinstance(artifacts, dict):
+        return artifacts
+    earlier = artifacts.get(NOTES_KEY)
+    out: dict[str, str] = {}
+    for key, value in artifacts.items():
+        if key == NOTES_KEY:
+            continue
+        if not isinstance(key, str) or not isinstance(value, str):
+            notes.append(f"artifact {clip_text(str(key), MAX_KEY_CHARS)!r}: not text, dropped")
+            continue
+        if len(out) >= MAX_ARTIFACTS - 1:
+            notes.append(f"artifacts beyond the first {MAX_ARTIFACTS - 1} dropped")
+            break
+        name = clip_text(key, MAX_KEY_CHARS)
+        if len(value) > MAX_ARTIFACT_CHARS:
+            notes.append(f"artifact {name!r}: {len(value)} characters, cut to {MAX_ARTIFACT_CHARS}")
+        out[name] = clip_text(value, MAX_ARTIFACT_CHARS)
+    lines = earlier.splitlines() if isinstance(earlier, str) else []
+    lines += list(dict.fromkeys(notes))
+    if lines:
+        out[NOTES_KEY] = clip_text("\n".join(lines[:MAX_NOTES]), MAX_ARTIFACT_CHARS)
+    return out
+
+
+def bound_verdict_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Bound and clean the raw fields of a verdict before they are validated (see the MAX_ constants).
+
+    Idempotent: a verdict read back from the store is already within bounds and comes out unchanged.
+    """
+    out = dict(data)
+    notes: list[str] = []
+    feedback = out.get("feedback")
+    if isinstance(feedback, str):
+        if len(feedback) > MAX_FEEDBACK_CHARS:
+            notes.append(f"feedback: {len(feedback)} characters, cut to {MAX_FEEDBACK_CHARS}")
+        out["feedback"] = clip_text(feedback, MAX_FEEDBACK_CHARS)
+    if "metrics" in out:
+        out["metrics"] = _bounded_metrics(out["metrics"], notes)
+    duration = out.get("duration_s")
+    if duration is None and "duration_s" in out:
+        out["duration_s"] = 0.0  # an earlier release stored a non-finite duration as null
+    elif isinstance(duration, int | float) and not (math.isfinite(duration) and duration >= 0):
+        notes.append(f"duration_s: {duration!r} is not a duration, recorded as 0")
+        out["duration_s"] = 0.0
+    if "artifacts" in out or notes:
+        out["artifacts"] = _bounded_artifacts(out.get("artifacts", {}), notes)
+    return out
+
+
 class Verdict(Frozen):
+    """What a verifier says of one hypothesis.
+
+    Invariants (every construction, including a read back from the store): the score is finite or None; a
+    crash, timeout or invalid candidate carries no score; feedback, metrics and artifacts are bounded
+    (`bound_verdict_fields`). Metrics may be NaN or infinite (a candidate can make a measurement so) and are
+    kept as such: their JSON is the strings "NaN", "Infinity" and "-Infinity", which read back as floats.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="strings")
+
     status: VerdictStatus
     score: float | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
     feedback: str = ""
     artifacts: dict[str, str] = Field(default_factory=dict)
     duration_s: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded(cls, data: Any) -> Any:
+        return bound_verdict_fields(data) if isinstance(data, dict) else data
 
     @field_validator("score")
     @classmethod
@@ -97,6 +235,35 @@ class Verdict(Frozen):
     @property
     def passed(self) -> bool:
         return self.status is VerdictStatus.OK
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the bounds changed in this verdict, one line each."""
+        return tuple(self.artifacts.get(NOTES_KEY, "").splitlines())
+
+
+def revalidated_verdict(value: object) -> Verdict:
+    """`value` validated afresh as a Verdict; raises ValidationError (title "Verdict") or TypeError.
+
+    A verifier's result is re-checked because a Verdict can be made without validation
+    (`model_construct`, `model_copy(update=...)`): a NaN score or a megabyte of feedback set that way must
+    not reach the store either.
+    """
+    if not isinstance(value, Verdict):
+        raise TypeError(f"a verifier returned {type(value).__name__}, not a Verdict")
+    return Verdict.model_validate({name: getattr(value, name, None) for name in Verdict.model_fields})
+
+
+def jsonable(value: Any) -> Any:
+    """`value` with every non-finite float spelled as Verdict JSON spells it ("NaN", "Infinity",
+    "-Infinity"), so `json.dumps(..., allow_nan=False)` writes strict JSON that any reader parses."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
 
 
 class StopReason(StrEnum):

@@ -44,6 +44,9 @@ class RunConfig(SearchSettings):
     request_timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     model_concurrency: int = Field(default=8, ge=1)
+    #: a starting program (its text, so a resumed run needs no file) that replaces the task's own seeds:
+    #: it is verified first and shown to the model as the parent to improve
+    seed_program: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="before")
     @classmethod

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from pydantic import ValidationError
 
 from agent.kernel.errors import ConfigError
 from agent.kernel.model import Model
@@ -12,8 +14,8 @@ from agent.kernel.task import Suite, Task
 from agent.kernel.types import VerdictStatus
 from agent.models.base import ModelSettings, make_model
 from agent.models.defaults import resolve_model_spec
-from agent.run.config import RunConfig
-from agent.run.sandbox import resolve_sandbox
+from agent.run.config import RunConfig, describe_validation_error
+from agent.run.sandbox import resolve_sandbox, sandbox_identity
 from agent.search.loop import ProgressCallback, Search, SearchOutcome
 from agent.search.strategies import make_strategy
 from agent.store.sqlite import Store
@@ -78,6 +80,7 @@ def outcome_json(o: SearchOutcome) -> dict[str, Any]:
         "best_status": best.verdict.status.value if best else None,
         "best_hypothesis_id": best.hypothesis.id if best else None,
         "best_hypothesis": best.hypothesis.content if best else None,
+        "best_metrics": best.verdict.metrics if best else None,
         "held_out": None
         if o.held_out is None
         else {"status": o.held_out.status.value, "score": o.held_out.score, "metrics": o.held_out.metrics},
@@ -109,6 +112,8 @@ def prepare(config: RunConfig, *, resuming: bool = False) -> PreparedRun:
     problems = _load_suite(config).select(config.problems)
     if not problems:
         raise ConfigError(f"no problems selected from {config.task}")
+    if config.seed_program is not None:
+        problems = [replace(task, seed_candidates=(config.seed_program,)) for task in problems]
     sandbox = resolve_sandbox(config.task, config.sandbox, problems, resuming=resuming)
     model_spec = resolve_model_spec(config.model)
     module = REGISTRY.get(config.task).module  # registered by load_suite above
@@ -167,6 +172,7 @@ async def execute(
         if config.sandbox is not None:  # the verifiers' shared sandbox: the one resolved and recorded here
             await close_sandbox()  # one built before under another configuration must not be reused
             configure(config.sandbox)
+        identity = await sandbox_identity(prepared.problems)
         for position, task in enumerate(prepared.problems):
             store.start_search(run_id, task.key, position)
             search = Search(
@@ -178,6 +184,7 @@ async def execute(
                 run_id=run_id,
                 settings=config,  # a RunConfig is its search settings
                 on_progress=on_progress,
+                sandbox_identity=identity,
             )
             outcomes.append(await search.run())
         status = "finished"
@@ -192,7 +199,14 @@ async def execute(
 
 
 def load_stored_config(store: Store, run_id: str) -> tuple[str, RunConfig]:
+    """The run's id and its stored config; a config that no longer validates (edited by hand, or written
+    by a release whose keys are gone) is a one-line ConfigError, not a traceback."""
     row = store.get_run(run_id)
     if row is None:
         raise ConfigError(f"no run {run_id!r} in {store.path} (see `assay runs`)")
-    return row.id, RunConfig.model_validate_json(row.config_json)
+    try:
+        return row.id, RunConfig.model_validate_json(row.config_json)
+    except ValidationError as e:
+        raise ConfigError(
+            f"run {row.id}: its stored config is unreadable: {describe_validation_error(e)}"
+        ) from None

@@ -6,6 +6,15 @@ concurrently (verdict cache) -> record -> check budget and convergence -> repeat
 Everything is written to the store the moment it exists. The loop is deterministic given the store's
 contents, so a resumed search rebuilds the same prompts, replays recorded completions instead of calling the
 model, and takes finished verdicts from the cache.
+
+The verdict cache is keyed by the problem, the candidate, the verifier's name and version *and* the identity
+of the sandbox the candidate ran in: a verdict depends on where it was produced (the process sandbox may
+lack a library that Docker has), so one backend's verdicts are never reused on another. A task that runs no
+candidate code has identity "none"; a sandboxed task searched without a known identity shares nothing.
+
+Whatever a verifier returns is validated afresh before it is stored or scored (`revalidated_verdict`): a
+verdict the kernel's invariants refuse (a NaN score, say, which a candidate can cause) becomes that
+candidate's `error` verdict, never an infrastructure failure and never a crash.
 """
 
 from __future__ import annotations
@@ -17,19 +26,32 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from agent.kernel.errors import ModelError, ParseError, SandboxError, VerifierError
 from agent.kernel.model import Model
 from agent.kernel.records import RecordedCall, RecordedHypothesis, Spend
 from agent.kernel.task import Task
-from agent.kernel.types import Budget, Completion, Hypothesis, Message, StopReason, Verdict, VerdictStatus
+from agent.kernel.types import (
+    MAX_FEEDBACK_CHARS,
+    Budget,
+    Completion,
+    Hypothesis,
+    Message,
+    StopReason,
+    Verdict,
+    VerdictStatus,
+    clip_text,
+    revalidated_verdict,
+)
 from agent.kernel.verifier import Verifier
 from agent.search.archive import Archive
 from agent.search.budget import BudgetTracker
 from agent.search.prompts import build_messages
 from agent.search.settings import SearchSettings
 from agent.search.strategies import Strategy
-from agent.store.records import SearchRecord
-from agent.store.sqlite import Store
+from agent.store.records import SearchRecord, first_error
+from agent.store.sqlite import NO_SANDBOX, Store
 
 
 @dataclass(frozen=True)
@@ -69,7 +91,11 @@ class Search:
         run_id: str,
         settings: SearchSettings,
         on_progress: ProgressCallback | None = None,
+        sandbox_identity: str | None = None,
     ) -> None:
+        """`sandbox_identity`: the identity of the sandbox the task's verifiers run candidates in (the run
+        layer resolves it); ignored for a task that runs no candidate code. A sandboxed task without one
+        neither reads nor writes the verdict cache, since nothing says which backend judged a verdict."""
         self.task = task
         self.model = model
         self.strategy = strategy
@@ -78,6 +104,7 @@ class Search:
         self.settings = settings
         self.on_progress = on_progress or (lambda _p: None)
         self.key = task.key
+        self.sandbox: str | None = sandbox_identity if task.uses_sandbox else NO_SANDBOX
         self.tracker = BudgetTracker(budget)
         self.archive = Archive()
         self._verify_slots = asyncio.Semaphore(settings.verify_concurrency)
@@ -103,10 +130,12 @@ class Search:
         row = self.store.get_search(self.run_id, self.key)
         self._elapsed_before = row.elapsed_s if row is not None else 0.0
         done = self.store.iterations(self.run_id, self.key)
-        self.tracker.iterations = len(done)
+        # the last finished iteration (an unreadable row skipped by the store leaves a gap, not a shift)
+        finished = max((r.iteration for r in done), default=0)
+        self.tracker.iterations = finished
         self.tracker.best_history = [r.best_score for r in done]
         self.archive.extend(
-            e for e in self.store.hypotheses(self.run_id, self.key) if e.hypothesis.iteration <= len(done)
+            e for e in self.store.hypotheses(self.run_id, self.key) if e.hypothesis.iteration <= finished
         )
         self.tracker.spend = self.store.spend(self.run_id, self.key)
         self.tracker.elapsed_s = self._elapsed()
@@ -252,7 +281,7 @@ class Search:
             parent_ids=parent_ids,
             iteration=iteration,
             model=completion.model,
-            meta={**meta, "parse_error": error},
+            meta={**meta, "parse_error": clip_text(error, MAX_FEEDBACK_CHARS)},  # a parser may quote it all
         )
 
     async def _judge(self, hypothesis: Hypothesis, parse_error: str | None) -> Verdict:
@@ -263,24 +292,36 @@ class Search:
     async def _verify(self, role: str, verifier: Verifier, hypothesis: Hypothesis) -> Verdict:
         """Verify through the cache; infrastructure failures are retried and never cached or scored."""
         name = f"{role}:{verifier.name}"
-        cached = self.store.cached_verdict(self.key, hypothesis.id, name, verifier.version)
-        if cached is not None:
-            return cached
+        if self.sandbox is not None:
+            cached = self.store.cached_verdict(
+                self.key, hypothesis.id, name, verifier.version, sandbox=self.sandbox
+            )
+            if cached is not None:
+                return cached
         failure = ""
         for _attempt in range(self.settings.verify_retries + 1):
             started = time.monotonic()
             try:
                 async with self._verify_slots:
-                    verdict = await verifier.verify(hypothesis)
+                    returned = await verifier.verify(hypothesis)
+                verdict = revalidated_verdict(returned)
             except (SandboxError, VerifierError) as e:
                 failure = f"{type(e).__name__}: {e}"
                 continue
+            except ValidationError as e:
+                if e.title != Verdict.__name__:
+                    failure = f"{type(e).__name__}: {first_error(e)}"  # a verifier bug, reported as data
+                    break
+                verdict = _refused(e)  # the candidate's doing (e.g. a NaN score): its verdict, cached
             except Exception as e:  # a verifier bug: report it as data, keep the search alive
-                failure = "".join(traceback.format_exception_only(e)).strip()
+                failure = "".join(traceback.format_exception_only(e)).strip()[:2000]
                 break
             if verdict.duration_s == 0.0:
                 verdict = verdict.model_copy(update={"duration_s": time.monotonic() - started})
-            self.store.cache_verdict(self.key, hypothesis.id, name, verifier.version, verdict)
+            if self.sandbox is not None:
+                self.store.cache_verdict(
+                    self.key, hypothesis.id, name, verifier.version, verdict, sandbox=self.sandbox
+                )
             return verdict
         return Verdict(
             status=VerdictStatus.ERROR,
@@ -319,7 +360,18 @@ class Search:
             row.stop_detail or "",
             best,
             row.held_out,
-            len(self.store.iterations(self.run_id, self.key)),
+            max((r.iteration for r in self.store.iterations(self.run_id, self.key)), default=0),
             self.store.spend(self.run_id, self.key),
             row.elapsed_s,
         )
+
+
+def _refused(error: ValidationError) -> Verdict:
+    """The verdict of a candidate whose verifier's verdict broke the kernel's invariants (a non-finite score,
+    a score on a crash): an unscored error, with the reason, in place of the verdict that was refused."""
+    reason = first_error(error)
+    return Verdict(
+        status=VerdictStatus.ERROR,
+        feedback=f"The verifier's verdict for this candidate was refused ({reason}); it is not scored.",
+        artifacts={"refused_verdict": reason},
+    )

@@ -26,13 +26,16 @@ STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
 
 @STRATEGIES.register("best-of-n")
 class BestOfN:
-    """Independent samples every iteration, no feedback: the baseline every other strategy must beat."""
+    """Independent samples every iteration, no feedback: the baseline every other strategy must beat.
+
+    Where the task starts from a seed program, every prompt shows that same seed (the starting point of
+    every strategy) and nothing the search found since, so the samples stay independent."""
 
     name = "best-of-n"
     description = "independent samples each iteration, no feedback (baseline)"
 
     def select_parents(self, archive: Archive, k: int, rng: random.Random) -> list[RecordedHypothesis]:
-        return []
+        return [e for e in archive.entries if e.hypothesis.meta.get("seed")][:k]
 
 
 @STRATEGIES.register("refine")

@@ -10,6 +10,10 @@ database that any tool can open. Versions:
   as that release created them. `_V1_TABLES` is frozen: it is history, not the current schema.
 * 2: `runs.task_module`, the module that registered the run's task, so `assay resume` can import a plugin
   task again. Nullable: runs recorded before it have none.
+* 3: `verdicts.sandbox`, the identity of the sandbox a cached verdict was produced in, part of the cache key,
+  so a verdict of one backend (the process sandbox, which may lack torch) is never reused on another.
+  Rows cached before it get "" (unknown): a task that runs candidate code never reuses them; a task that
+  runs none (identity "none") still does, since no sandbox could have changed its verdicts.
 
 `MIGRATIONS[n]` turns version n into n + 1. A new schema change is a new function appended to the list, never
 an edit of an old one, so every file, whatever version it was written with, reaches the same schema by the
@@ -124,7 +128,32 @@ def _to_v2_task_module(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN task_module TEXT")
 
 
-MIGRATIONS: Sequence[Migration] = (_to_v1_baseline, _to_v2_task_module)
+#: the verdicts table from version 3 on (SQLite cannot change a primary key in place: it is rebuilt)
+_V3_VERDICTS = """CREATE TABLE verdicts_v3 (
+    problem_key TEXT NOT NULL,
+    hypothesis_id TEXT NOT NULL,
+    verifier TEXT NOT NULL,
+    version TEXT NOT NULL,
+    sandbox TEXT NOT NULL,           -- the sandbox's identity; "none": no sandbox; "": unknown (before v3)
+    created REAL NOT NULL,
+    verdict_json TEXT NOT NULL,
+    PRIMARY KEY (problem_key, hypothesis_id, verifier, version, sandbox)
+)"""
+
+
+def _to_v3_sandbox_identity(db: sqlite3.Connection) -> None:
+    """Key the verdict cache by the sandbox too; the verdicts cached so far have no known sandbox ("")."""
+    db.execute(_V3_VERDICTS)
+    columns = "problem_key, hypothesis_id, verifier, version, {sandbox}, created, verdict_json"
+    db.execute(
+        f"INSERT INTO verdicts_v3 ({columns.format(sandbox='sandbox')})"
+        f" SELECT {columns.format(sandbox=repr(''))} FROM verdicts"
+    )
+    db.execute("DROP TABLE verdicts")
+    db.execute("ALTER TABLE verdicts_v3 RENAME TO verdicts")
+
+
+MIGRATIONS: Sequence[Migration] = (_to_v1_baseline, _to_v2_task_module, _to_v3_sandbox_identity)
 CURRENT_VERSION = len(MIGRATIONS)
 
 

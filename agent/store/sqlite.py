@@ -3,43 +3,93 @@
 Every LLM request/response, hypothesis and verdict is committed the moment it exists, so a run killed with
 `kill -9` loses at most the work that was in flight. `assay resume` replays the recorded completions
 instead of calling the model again and finds finished verdicts in the verdict cache, keyed by
-(problem, hypothesis id, verifier name, verifier version), so nothing finished is redone.
+(problem, hypothesis id, verifier name, verifier version, sandbox identity), so nothing finished is redone
+and nothing judged on one sandbox backend is reused on another.
 
 Readers get typed, frozen records (`agent.store.records`), never a `sqlite3.Row`; the schema and its
 versions are in `agent.store.migrations`, applied when a file is opened.
+
+What is written is checked first (verdicts are re-validated: finite scores, bounded fields; text is valid
+UTF-8; JSON is strict), and what is read is read as untrusted: a row that cannot be parsed is skipped, a
+value that cannot is replaced, and either is said once in `notes`, so one bad row never takes down a
+command or a resumed run.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
 
 from agent.kernel.errors import StoreError
 from agent.kernel.records import RecordedCall, RecordedHypothesis, Spend
-from agent.kernel.types import Completion, Hypothesis, Message, Usage, Verdict
+from agent.kernel.types import (
+    Completion,
+    Hypothesis,
+    Message,
+    Usage,
+    Verdict,
+    clip_text,
+    jsonable,
+    revalidated_verdict,
+)
 from agent.store.migrations import check_not_newer, migrate, schema_version
 from agent.store.records import (
     CachedVerdictRecord,
     CallRecord,
     IterationRecord,
+    Note,
     RunRecord,
     SearchRecord,
+    UnreadableRow,
     cached_verdict_from_row,
     call_from_row,
+    first_error,
     hypothesis_from_row,
     iteration_from_row,
     run_from_row,
     search_from_row,
 )
 
+R = TypeVar("R")
+#: the sandbox identity of a task that runs no candidate code
+NO_SANDBOX = "none"
+#: the identity of verdicts cached before identities were recorded (schema < 3)
+UNKNOWN_SANDBOX = ""
+#: what goes wrong parsing a row, beyond `UnreadableRow` (a defect of the reader must not end a command)
+_ROW_ERRORS = (UnreadableRow, ValueError, TypeError, KeyError, IndexError, RecursionError, OverflowError)
+
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def _clean(value: Any) -> Any:
+    """A parameter SQLite can bind: text with a lone surrogate (a model's reply can hold one) is repaired."""
+    return clip_text(value, len(value)) if isinstance(value, str) else value
+
+
+def _strict_json(value: Any) -> str:
+    """`value` as strict JSON (non-finite floats spelled as strings), so any reader can parse it back."""
+    try:
+        return json.dumps(jsonable(value), default=str, allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as e:
+        raise StoreError(f"cannot encode a value for the run store: {type(e).__name__}: {e}") from None
+
+
+def _verdict_json(verdict: Verdict) -> str:
+    """The verdict, validated afresh (it may have been made without validation), as strict JSON."""
+    try:
+        return revalidated_verdict(verdict).model_dump_json()
+    except ValidationError as e:
+        raise StoreError(f"refusing to store an invalid verdict: {first_error(e)}") from None
 
 
 class Store:
@@ -67,6 +117,34 @@ class Store:
             self._db.close()
             raise
         self._db.row_factory = sqlite3.Row
+        self._notes: dict[str, None] = {}  # insertion-ordered and deduplicated: a row is read many times
+
+    # -- reading untrusted rows -------------------------------------------------------------------------
+    @property
+    def notes(self) -> list[str]:
+        """One line for each row skipped and each value replaced while reading, oldest first."""
+        return list(self._notes)
+
+    def note(self, message: str) -> None:
+        self._notes.setdefault(" ".join(message.split()), None)
+
+    def _parse(self, rows: Iterable[sqlite3.Row], parse: Callable[[sqlite3.Row, Note], R]) -> list[R]:
+        """Every row that can be read; each one that cannot is skipped with a note."""
+        out = []
+        for row in rows:
+            record = self._parse_one(row, parse)
+            if record is not None:
+                out.append(record)
+        return out
+
+    def _parse_one(self, row: sqlite3.Row, parse: Callable[[sqlite3.Row, Note], R]) -> R | None:
+        try:
+            return parse(row, self.note)
+        except _ROW_ERRORS as e:
+            table = parse.__name__.removesuffix("_from_row")
+            key = ", ".join(repr(row[k])[:40] for k in row.keys()[:4])
+            self.note(f"skipped an unreadable {table} row ({key}): {e}")
+            return None
 
     def close(self) -> None:
         self._db.close()
@@ -79,7 +157,7 @@ class Store:
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         try:
-            self._db.execute(sql, params)
+            self._db.execute(sql, tuple(_clean(p) for p in params))
         except sqlite3.Error as e:
             raise StoreError(f"cannot write to run store {self.path}: {e}") from None
 
@@ -100,7 +178,7 @@ class Store:
     def set_run_status(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
         self._write(
             "UPDATE runs SET status = ?, updated = ?, summary_json = COALESCE(?, summary_json) WHERE id = ?",
-            (status, time.time(), None if summary is None else json.dumps(summary), run_id),
+            (status, time.time(), None if summary is None else _strict_json(summary), run_id),
         )
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -113,11 +191,11 @@ class Store:
             rows = self._db.execute(
                 "SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(run_id), run_id)
             ).fetchall()
-        return run_from_row(rows[0]) if len(rows) == 1 else None
+        return self._parse_one(rows[0], run_from_row) if len(rows) == 1 else None
 
     def list_runs(self, limit: int = 50) -> list[RunRecord]:
         rows = self._db.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
-        return [run_from_row(row) for row in rows]
+        return self._parse(rows, run_from_row)
 
     # -- searches (one per problem) ---------------------------------------------------------------------
     def start_search(self, run_id: str, problem_key: str, position: int) -> None:
@@ -131,13 +209,13 @@ class Store:
         row = self._db.execute(
             "SELECT * FROM searches WHERE run_id = ? AND problem_key = ?", (run_id, problem_key)
         ).fetchone()
-        return search_from_row(row) if row is not None else None
+        return self._parse_one(row, search_from_row) if row is not None else None
 
     def searches(self, run_id: str) -> list[SearchRecord]:
         rows = self._db.execute(
             "SELECT * FROM searches WHERE run_id = ? ORDER BY position", (run_id,)
         ).fetchall()
-        return [search_from_row(row) for row in rows]
+        return self._parse(rows, search_from_row)
 
     def set_search_elapsed(self, run_id: str, problem_key: str, elapsed_s: float) -> None:
         self._write(
@@ -167,7 +245,7 @@ class Store:
                 best.hypothesis.id if best else None,
                 best.verdict.score if best else None,
                 best.verdict.status.value if best else None,
-                held_out.model_dump_json() if held_out else None,
+                _verdict_json(held_out) if held_out else None,
                 run_id,
                 problem_key,
             ),
@@ -197,8 +275,8 @@ class Store:
                 iteration,
                 sample,
                 time.time(),
-                json.dumps([m.model_dump() for m in messages]),
-                json.dumps(params),
+                _strict_json([m.model_dump() for m in messages]),
+                _strict_json(params),
                 int(completion is not None),
                 completion.text if completion else None,
                 error,
@@ -216,7 +294,7 @@ class Store:
             "SELECT * FROM llm_calls WHERE run_id = ? AND problem_key = ? AND iteration = ?",
             (run_id, problem_key, iteration),
         ).fetchall()
-        return {call.sample: call.recorded() for call in map(call_from_row, rows)}
+        return {call.sample: call.recorded() for call in self._parse(rows, call_from_row)}
 
     def calls(self, run_id: str, problem_key: str | None = None) -> list[CallRecord]:
         sql = "SELECT * FROM llm_calls WHERE run_id = ?"
@@ -225,7 +303,7 @@ class Store:
             sql += " AND problem_key = ?"
             params += (problem_key,)
         rows = self._db.execute(sql + " ORDER BY iteration, sample", params).fetchall()
-        return [call_from_row(row) for row in rows]
+        return self._parse(rows, call_from_row)
 
     def spend(self, run_id: str, problem_key: str) -> Spend:
         row = self._db.execute(
@@ -235,7 +313,11 @@ class Store:
             (run_id, problem_key),
         ).fetchone()
         calls, tokens, cost = row
-        return Spend(calls, tokens, cost)
+        if type(tokens) is not int or not isinstance(cost, int | float) or not math.isfinite(cost):
+            # SQLite sums whatever a hand-edited column holds (text reads as 0, a sum may overflow)
+            self.note(f"llm_calls of {problem_key}: the recorded spend is unreadable; counted as 0")
+            tokens, cost = tokens if type(tokens) is int else 0, 0.0
+        return Spend(calls, tokens, float(cost))
 
     # -- hypotheses and verdicts ------------------------------------------------------------------------
     def record_hypothesis(
@@ -252,12 +334,12 @@ class Store:
                 sample,
                 hypothesis.id,
                 hypothesis.content,
-                json.dumps(list(hypothesis.parent_ids)),
+                _strict_json(list(hypothesis.parent_ids)),
                 hypothesis.model,
-                json.dumps(hypothesis.meta, default=str),
+                _strict_json(hypothesis.meta),
                 verdict.status.value,
                 verdict.score,
-                verdict.model_dump_json(),
+                _verdict_json(verdict),
             ),
         )
 
@@ -266,33 +348,50 @@ class Store:
             "SELECT * FROM hypotheses WHERE run_id = ? AND problem_key = ? ORDER BY iteration, sample",
             (run_id, problem_key),
         ).fetchall()
-        return [hypothesis_from_row(row) for row in rows]
+        return self._parse(rows, hypothesis_from_row)
 
     def cached_verdict(
-        self, problem_key: str, hypothesis_id: str, verifier: str, version: str
+        self, problem_key: str, hypothesis_id: str, verifier: str, version: str, *, sandbox: str
     ) -> Verdict | None:
-        row = self._db.execute(
-            """SELECT * FROM verdicts
-               WHERE problem_key = ? AND hypothesis_id = ? AND verifier = ? AND version = ?""",
-            (problem_key, hypothesis_id, verifier, version),
-        ).fetchone()
-        return cached_verdict_from_row(row).verdict if row is not None else None
+        """The verdict cached for this candidate, verifier and sandbox identity (`NO_SANDBOX` for a task that
+        runs no candidate code, which also reuses verdicts cached before identities were recorded: no
+        sandbox can have changed those). An unreadable entry is a miss: the candidate is verified again."""
+        identities = (sandbox, UNKNOWN_SANDBOX) if sandbox == NO_SANDBOX else (sandbox,)
+        rows = self._db.execute(
+            f"""SELECT * FROM verdicts
+               WHERE problem_key = ? AND hypothesis_id = ? AND verifier = ? AND version = ?
+                 AND sandbox IN ({", ".join("?" * len(identities))})
+               ORDER BY sandbox DESC""",
+            (problem_key, hypothesis_id, verifier, version, *identities),
+        ).fetchall()
+        for row in rows:
+            record = self._parse_one(row, cached_verdict_from_row)
+            if record is not None:
+                return record.verdict
+        return None
 
     def cache_verdict(
-        self, problem_key: str, hypothesis_id: str, verifier: str, version: str, verdict: Verdict
+        self,
+        problem_key: str,
+        hypothesis_id: str,
+        verifier: str,
+        version: str,
+        verdict: Verdict,
+        *,
+        sandbox: str,
     ) -> None:
         self._write(
-            """INSERT OR REPLACE INTO verdicts (problem_key, hypothesis_id, verifier, version, created,
-                   verdict_json) VALUES (?, ?, ?, ?, ?, ?)""",
-            (problem_key, hypothesis_id, verifier, version, time.time(), verdict.model_dump_json()),
+            """INSERT OR REPLACE INTO verdicts (problem_key, hypothesis_id, verifier, version, sandbox,
+                   created, verdict_json) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (problem_key, hypothesis_id, verifier, version, sandbox, time.time(), _verdict_json(verdict)),
         )
 
     def cached_verdicts(self, problem_key: str) -> list[CachedVerdictRecord]:
-        """Every cached verdict of a problem, oldest first, whichever run produced it."""
+        """Every cached verdict of a problem, oldest first, whichever run (and sandbox) produced it."""
         rows = self._db.execute(
             "SELECT * FROM verdicts WHERE problem_key = ? ORDER BY created", (problem_key,)
         ).fetchall()
-        return [cached_verdict_from_row(row) for row in rows]
+        return self._parse(rows, cached_verdict_from_row)
 
     # -- iterations (score history) ---------------------------------------------------------------------
     def record_iteration(
@@ -326,9 +425,11 @@ class Store:
             "SELECT * FROM iterations WHERE run_id = ? AND problem_key = ? ORDER BY iteration",
             (run_id, problem_key),
         ).fetchall()
-        return [iteration_from_row(row) for row in rows]
+        return self._parse(rows, iteration_from_row)
 
     def iter_runs(self) -> Iterator[RunRecord]:
         """Every run, oldest first, read lazily (for tools that walk a large store)."""
         for row in self._db.execute("SELECT * FROM runs ORDER BY created"):
-            yield run_from_row(row)
+            record = self._parse_one(row, run_from_row)
+            if record is not None:
+                yield record

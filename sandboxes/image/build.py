@@ -19,9 +19,9 @@ from pathlib import Path
 
 from agent.kernel.errors import SandboxError
 from sandboxes.config import DEFAULT_IMAGE
+from sandboxes.docker import RECIPE_LABEL
 
 RECIPE_VERSION = "1"
-RECIPE_LABEL = "assay.recipe"
 DEFAULT_WHEEL_GLOB = "/opt/wheels/torch-*+cpu-cp311-*.whl"
 BASE_IMAGE = "python:3.11-slim"
 SUITE = "bookworm"

@@ -7,9 +7,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 
-if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null; then
+if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! command -v bwrap >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap \
-        python3-numpy python3-sympy >/dev/null || { echo "setup_docker: apt-get install failed" >&2; exit 1; }
+        bubblewrap python3-numpy python3-sympy >/dev/null || { echo "setup_docker: apt-get install failed" >&2; exit 1; }
 fi
 
 if ! docker info >/dev/null 2>&1; then

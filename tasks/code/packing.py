@@ -1,77 +1,108 @@
 """The circle-packing verifier: run the candidate's `pack()` in the sandbox, check the geometry on the host.
 
-The candidate's program only *proposes* circles; every number is re-checked here, on plain floats decoded
-by the grader, so nothing the program prints or claims counts. A packing is valid when it has exactly `n`
-circles with finite coordinates, positive radii, each inside the unit square and no two overlapping (all up
-to `tol`); its score is then the sum of the radii. Any violation is a `fail` without a score, naming the
-circles involved and by how much, since an invalid packing must never outrank a valid one.
+The candidate's program only *proposes* circles; every number is re-checked here (`tasks/code/geometry.py`),
+on plain floats decoded by the grader, so nothing the program prints or claims counts. A packing is valid
+when it has exactly `n` circles with finite coordinates, positive radii, each inside the unit square and no
+two overlapping; its score is then the sum of the radii. Any violation is a `fail` without a score, since an
+invalid packing must never outrank a valid one.
+
+The feedback is written for a repair, because a model that is only told "invalid" tends to resubmit the
+same mistake: the worst violations by size, the sum the packing would have with its radii shrunk just
+enough, and for a timeout how long it ran against which limit. With `exact=True` (the held-out check) the
+geometry is decided in rational arithmetic, so a packing that is valid only within the tolerance fails.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-from typing import Any
 
 from agent.kernel.identity import fingerprint
 from agent.kernel.sandbox import Limits, Sandbox
 from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
+from tasks.code import geometry
+from tasks.code.geometry import (
+    Circle,
+    Violation,
+    as_circles,
+    check_packing,
+    repair,
+    shape_problems,
+    violations,
+)
 from verifiers.code import run as code_run
-from verifiers.code.run import CodeSpec, TestCase, run_code
-from verifiers.code.verifier import UNSCORED_RUNS, describe_failure, describe_run
+from verifiers.code.run import (
+    CaseResult,
+    CodeRun,
+    CodeSpec,
+    RunStatus,
+    TestCase,
+    candidate_deadline,
+    run_code,
+)
+from verifiers.code.verifier import UNSCORED_RUNS, describe_run
 
-MAX_REPORTED = 8
-Circle = tuple[float, float, float]
+MAX_REPORTED = 6
+#: the margin the feedback suggests for an exactly valid packing: far above float rounding (~1e-16 for
+#: values below 1), far below anything that changes the sum visibly
+SAFE_MARGIN = 1e-12
 
-
-def _as_circles(value: Any, n: int) -> tuple[list[Circle], list[str]]:
-    if not isinstance(value, list | tuple):
-        return [], [f"pack() must return a list of {n} (x, y, r) tuples, not a {type(value).__name__}"]
-    circles: list[Circle] = []
-    problems: list[str] = []
-    for i, item in enumerate(value):
-        ok = isinstance(item, list | tuple) and len(item) == 3
-        ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in item)
-        if not ok:
-            problems.append(f"circle {i} is not an (x, y, r) triple of numbers: {str(item)[:80]}")
-            continue
-        circles.append((float(item[0]), float(item[1]), float(item[2])))
-    if len(value) != n:
-        problems.insert(0, f"expected exactly {n} circles, got {len(value)}")
-    return circles, problems
+__all__ = ["Circle", "CirclePackingVerifier", "check_packing"]
 
 
-def check_packing(value: Any, n: int = 26, tol: float = 1e-9) -> tuple[list[Circle], list[str]]:
-    """The circles and every rule they break (an empty list means the packing is valid)."""
-    circles, problems = _as_circles(value, n)
-    if problems:
-        return circles, problems
-    for i, (x, y, r) in enumerate(circles):
-        if not all(math.isfinite(v) for v in (x, y, r)):
-            problems.append(f"circle {i} has a non-finite value (x={x}, y={y}, r={r})")
-        elif r <= 0:
-            problems.append(f"circle {i} has radius {r}; radii must be positive")
-        else:
-            out = {"left": r - x, "right": x + r - 1, "bottom": r - y, "top": y + r - 1}
-            side, by = max(out.items(), key=lambda kv: kv[1])
-            if by > tol:
-                problems.append(
-                    f"circle {i} (x={x:.6g}, y={y:.6g}, r={r:.6g}) sticks out of the square on the {side} "
-                    f"by {by:.3g}"
-                )
-    if problems:
-        return circles, problems
-    for i in range(n):
-        xi, yi, ri = circles[i]
-        for j in range(i + 1, n):
-            xj, yj, rj = circles[j]
-            gap = math.hypot(xi - xj, yi - yj) - (ri + rj)
-            if gap < -tol:
-                problems.append(
-                    f"circles {i} and {j} overlap by {-gap:.3g} (centres {math.hypot(xi - xj, yi - yj):.6g} "
-                    f"apart, radii sum {ri + rj:.6g})"
-                )
-    return circles, problems
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.rstrip().splitlines())
+
+
+def _listed(items: list[str]) -> str:
+    shown = [f"- {p}" for p in items[:MAX_REPORTED]]
+    if len(items) > MAX_REPORTED:
+        shown.append(f"- ... and {len(items) - MAX_REPORTED} more")
+    return "\n".join(shown)
+
+
+def timeout_feedback(run: CodeRun, limits: Limits) -> str:
+    """How long the program ran against which limit, and the advice that fixes most timeouts."""
+    deadline = candidate_deadline(limits)
+    text = (
+        f"pack() did not return in time: the program was stopped after {run.duration_s:.1f} s; the limit is "
+        f"{deadline:g} s of wall-clock time, imports included, and a program past it scores nothing.\n"
+        "Bound the optimisation: cap its iterations or restarts, and check time.perf_counter() so that it "
+        f"returns the best valid packing found so far by about {deadline / 2:g} s (the machine may be "
+        "slower than yours)."
+    )
+    if run.stderr_tail.strip():
+        text += f"\nstderr (tail):\n{_indent(run.stderr_tail)}"
+    return text
+
+
+def raised_feedback(result: CaseResult) -> str:
+    """pack() raised, or returned a value that is not plain data: the error with the candidate's frames."""
+    error = (result.error or "failed").removeprefix("raised ")
+    text = f"pack() raised {error}"
+    if result.traceback:
+        text += f"\nTraceback (your code's frames; library frames collapsed):\n{_indent(result.traceback)}"
+    return text
+
+
+def invalid_feedback(circles: list[Circle], found: list[Violation], tol: float, exact: bool) -> str:
+    """The worst violations, their tally, and the sum a minimally repaired packing would have."""
+    outside = sum(v.kind == "outside" for v in found)
+    overlaps = len(found) - outside
+    how = "in exact arithmetic" if exact else f"with a tolerance of {tol:g}"
+    claimed = math.fsum(r for _, _, r in circles)
+    repaired = math.fsum(r for _, _, r in repair(circles))
+    lines = [
+        f"The packing is invalid ({how}): {outside} circle(s) stick out of the square and {overlaps} pair(s) "
+        "overlap. The worst first:",
+        _listed([v.text for v in found]),
+        f"Its radii sum to {claimed:.6f}, but that counts for nothing while it is invalid. Shrinking the "
+        "radii just enough (each capped at its centre's distance to the walls, then each overlapping pair "
+        f"scaled down until it touches) would give a valid packing with sum {repaired:.6f}.",
+        "To repair it, compute the radii from the centres that way before returning them (leaving a margin "
+        f"of about {SAFE_MARGIN:g}), or move the offending centres apart.",
+    ]
+    return "\n".join(lines)
 
 
 class CirclePackingVerifier:
@@ -85,6 +116,7 @@ class CirclePackingVerifier:
         sandbox: Sandbox | None = None,
         limits: Limits | None = None,
         tol: float = 1e-9,
+        exact: bool = False,
         best_known: float | None = None,
         python: str = "python3",
     ) -> None:
@@ -93,11 +125,21 @@ class CirclePackingVerifier:
         self.sandbox = sandbox
         self.limits = limits or Limits(wall_s=20.0)
         self.tol = tol
+        self.exact = exact
         self.best_known = best_known
         self.python = python
         self.spec = CodeSpec("pack", (TestCase.call("pack()"),))
         self.version = fingerprint(
-            n, self.limits, tol, best_known, python, code_run.HARNESS_SOURCE, code_run, sys.modules[__name__]
+            n,
+            self.limits,
+            tol,
+            exact,
+            best_known,
+            python,
+            code_run.HARNESS_SOURCE,
+            code_run,
+            geometry,
+            sys.modules[__name__],
         )
 
     async def verify(self, hypothesis: Hypothesis) -> Verdict:
@@ -105,27 +147,46 @@ class CirclePackingVerifier:
             hypothesis.content, self.spec, sandbox=self.sandbox, limits=self.limits, python=self.python
         )
         if run.status in UNSCORED_RUNS:
-            return Verdict(
-                status=UNSCORED_RUNS[run.status], feedback=describe_run(run), duration_s=run.duration_s
+            feedback = (
+                timeout_feedback(run, self.limits) if run.status is RunStatus.TIMEOUT else describe_run(run)
             )
+            return Verdict(status=UNSCORED_RUNS[run.status], feedback=feedback, duration_s=run.duration_s)
         result = run.results[0]
         if not result.passed:  # pack() raised or returned something that is not plain data
             return Verdict(
-                status=VerdictStatus.ERROR, feedback=describe_failure(0, result), duration_s=run.duration_s
+                status=VerdictStatus.ERROR, feedback=raised_feedback(result), duration_s=run.duration_s
             )
-        circles, problems = check_packing(result.value, self.n, self.tol)
+        return self.judge(result.value, run.duration_s)
+
+    def judge(self, value: object, duration_s: float = 0.0) -> Verdict:
+        """The verdict on a returned value, on the host alone (public so tests can reach every branch)."""
+        circles, problems = as_circles(value, self.n)
+        problems = problems or shape_problems(circles)
         if problems:
-            shown = problems[:MAX_REPORTED]
-            if len(problems) > MAX_REPORTED:
-                shown.append(f"... and {len(problems) - MAX_REPORTED} more violations")
-            feedback = "The packing is invalid:\n" + "\n".join(f"- {p}" for p in shown)
+            feedback = "The packing is invalid:\n" + _listed(problems)
             return Verdict(
                 status=VerdictStatus.FAIL,
                 feedback=feedback,
                 metrics={"violations": float(len(problems))},
-                duration_s=run.duration_s,
+                duration_s=duration_s,
             )
+        found = violations(circles, self.tol, exact=self.exact)
+        if found:
+            return Verdict(
+                status=VerdictStatus.FAIL,
+                feedback=invalid_feedback(circles, found, self.tol, self.exact),
+                metrics={
+                    "violations": float(len(found)),
+                    "worst_violation": found[0].amount,
+                    "repaired_sum": math.fsum(r for _, _, r in repair(circles)),
+                },
+                duration_s=duration_s,
+            )
+        return self._valid(circles, duration_s)
+
+    def _valid(self, circles: list[Circle], duration_s: float) -> Verdict:
         total = math.fsum(r for _, _, r in circles)
+        exact_found = [] if self.exact else violations(circles, exact=True)
         min_gap = min(
             (
                 math.hypot(a[0] - b[0], a[1] - b[1]) - a[2] - b[2]
@@ -136,10 +197,22 @@ class CirclePackingVerifier:
         )
         best = f" (best known: about {self.best_known})" if self.best_known else ""
         feedback = f"Valid packing of {self.n} circles: sum of radii = {total:.6f}{best}."
+        if exact_found:
+            feedback += (
+                f"\nWarning: it is valid only within the tolerance of {self.tol:g}; in exact arithmetic "
+                f"{len(exact_found)} rule(s) are broken, e.g. {exact_found[0].text}. The final result is "
+                f"checked exactly, without a tolerance: shrink every radius by about {SAFE_MARGIN:g} "
+                "before returning it."
+            )
         return Verdict(
             status=VerdictStatus.OK,
             score=total,
             feedback=feedback,
-            metrics={"sum_radii": total, "min_gap": min_gap, "min_radius": min(r for _, _, r in circles)},
-            duration_s=run.duration_s,
+            metrics={
+                "sum_radii": total,
+                "min_gap": min_gap,
+                "min_radius": min(r for _, _, r in circles),
+                "exactly_valid": float(not exact_found),
+            },
+            duration_s=duration_s,
         )

@@ -22,6 +22,6 @@ def humaneval() -> Suite:
 
 @task("code/circle-packing", "26 circles in the unit square, maximise the sum of radii (best known ~2.635)")
 def circle_packing() -> Task:
-    from tasks.code.circle_packing import make_task
+    from tasks.code.circle_packing import task_from_env
 
-    return make_task()
+    return task_from_env()

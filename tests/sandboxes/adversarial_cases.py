@@ -20,7 +20,9 @@ class Case:
     source: str
     safe: Callable[[ExecResult], bool]
     limits: Limits = field(default_factory=lambda: Limits(wall_s=2.0))
-    docker_only: bool = False  # needs the container's isolation to be meaningful (network, /tmp, read-only /)
+    isolated_only: bool = (
+        False  # needs real isolation to be meaningful (network, /tmp, read-only /): Docker, bwrap
+    )
     stdin: bytes | None = None
 
     def job(self) -> Job:
@@ -70,7 +72,8 @@ sys.exit(3)
     Case(
         "allocate_2gib",
         "x = bytearray(2 << 30)\nprint(len(x))",
-        lambda r: r.oom or (r.exit_code not in (0, None)),
+        # OOM, MemoryError, or (on a loaded machine, touching the cgroup's 512 MiB first) the deadline
+        lambda r: not r.ok and str(2 << 30) not in r.stdout,
     ),
     Case(
         "fork_bomb",
@@ -134,7 +137,7 @@ sys.exit(1)
 """,
         lambda r: r.exit_code == 1 and "tmp full" in r.stdout and "WROTE" not in r.stdout,
         Limits(wall_s=10.0),
-        docker_only=True,
+        isolated_only=True,
     ),
     Case(
         "network_host_and_dns",
@@ -154,7 +157,7 @@ sys.exit(1)
 """,
         lambda r: r.exit_code == 1 and "CONNECTED" not in r.stdout and "RESOLVED" not in r.stdout,
         Limits(wall_s=10.0),
-        docker_only=True,
+        isolated_only=True,
     ),
     Case(
         "forge_reply_via_proc_fd",
@@ -213,3 +216,111 @@ sys.exit(1)
     Case("syntax_error", "def f(:\n  pass", lambda r: r.exit_code == 1 and "SyntaxError" in r.stderr),
     Case("segfault", "import ctypes\nctypes.string_at(0)", lambda r: r.exit_code is None and r.signal == 11),
 ]
+
+
+# ----- state that must not survive from one job to the next (same worker or container) -----
+
+#: walks the whole tree (not only what it can list: /work is 1733), writes a trace into every directory it
+#: can write outside its own job directory, leaves SysV IPC objects with known keys and a POSIX message
+#: queue, and prints what it left as JSON
+LEAVE_EVERYWHERE = r"""
+import ctypes, json, os, sys
+own = os.getcwd()
+# argv: the directories to try (default: the whole tree) and whether to descend into them
+tops, recurse = json.loads(sys.argv[1]) if len(sys.argv) > 1 else (["/"], True)
+files, stack = [], list(tops)
+while stack:
+    d = stack.pop()
+    if d in ("/proc", "/sys") or d == own:
+        continue
+    if os.access(d, os.W_OK | os.X_OK):
+        path = os.path.join(d, ".trace-" + os.urandom(4).hex())
+        try:
+            with open(path, "w") as f:
+                f.write("left by an earlier candidate")
+            files.append(path)
+        except OSError:
+            pass
+    try:
+        stack += [e.path for e in os.scandir(d) if recurse and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        pass
+libc = ctypes.CDLL(None, use_errno=True)
+ipc = {"msg": libc.msgget(0x5A5A01, 0o1666), "shm": libc.shmget(0x5A5A02, 4096, 0o1666),
+       "sem": libc.semget(0x5A5A03, 1, 0o1666)}
+try:
+    rt = ctypes.CDLL("librt.so.1", use_errno=True)
+    ipc["mq"] = rt.mq_open(b"/assay-trace", os.O_CREAT | os.O_RDWR, 0o666, None)
+except OSError:
+    ipc["mq"] = -1
+print(json.dumps({"files": files, "ipc": ipc}))
+"""
+
+#: given the first job's JSON, lists whatever of it this job can still find
+FIND_LEFTOVERS = r"""
+import ctypes, json, os, sys
+left = json.loads(sys.argv[1])
+found = [p for p in left["files"] if os.path.lexists(p)]
+libc = ctypes.CDLL(None, use_errno=True)
+for kind, probe in (("msg", lambda: libc.msgget(0x5A5A01, 0)), ("shm", lambda: libc.shmget(0x5A5A02, 0, 0)),
+                    ("sem", lambda: libc.semget(0x5A5A03, 0, 0))):
+    if left["ipc"][kind] >= 0 and probe() >= 0:
+        found.append("sysv " + kind)
+if left["ipc"]["mq"] >= 0:
+    rt = ctypes.CDLL("librt.so.1", use_errno=True)
+    if rt.mq_open(b"/assay-trace", os.O_RDONLY, 0, None) >= 0:
+        found.append("mqueue /assay-trace")
+print(json.dumps(found))
+"""
+
+#: pre-creates every name it could guess for the next job's directory (the old `job{n}` scheme and random
+#: guesses of the new one), in the work root above its own directory
+PRECREATE_NEXT_DIRS = r"""
+import json, os
+root = os.path.dirname(os.getcwd())
+made = []
+for name in [f"job{n}" for n in range(1, 300)] + ["j" + os.urandom(16).hex() for _ in range(300)]:
+    try:
+        os.mkdir(os.path.join(root, name), 0o777)
+        made.append(os.path.join(root, name))
+    except OSError:
+        pass
+print(json.dumps({"cwd": os.getcwd(), "made": made}))
+"""
+
+#: fills the work root and /tmp, and takes away the permissions of everything it made
+DAMAGE = r"""
+import os
+root = os.path.dirname(os.getcwd())
+for d in (os.getcwd(), "/tmp", "/dev/shm"):
+    try:
+        os.makedirs(os.path.join(d, "deep/er"), exist_ok=True)
+        for i in range(1000):  # files of 16 MiB (a job's files are size-limited) until the disk is full
+            with open(os.path.join(d, f"deep/er/fill{i}"), "wb") as f:
+                for _ in range(16):
+                    f.write(b"z" * (1 << 20))
+    except OSError as e:
+        print("full:", d, e.errno)
+for d in (os.getcwd(), "/tmp", "/dev/shm"):
+    for path in (os.path.join(d, "deep/er"), os.path.join(d, "deep")):
+        try:
+            os.chmod(path, 0)
+        except OSError:
+            pass
+for target in (root, "/tmp", "/dev/shm", os.getcwd()):
+    try:
+        os.chmod(target, 0)
+        print("chmodded", target)
+    except OSError:
+        pass
+"""
+
+#: what the next job needs of a clean environment: its directory, /tmp and /dev/shm, each writable
+CLEAN_START = r"""
+import os
+for d in (os.getcwd(), "/tmp", "/dev/shm"):
+    with open(os.path.join(d, "probe"), "wb") as f:
+        f.write(b"x" * (4 << 20))
+    os.unlink(os.path.join(d, "probe"))
+print("clean", os.getcwd())
+"""

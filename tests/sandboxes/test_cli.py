@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from sandboxes.availability import docker_status
+from sandboxes.availability import docker_status, process_isolation
 from sandboxes.cli import app
 from tests.support.sandbox import IMAGE
 
@@ -14,6 +14,10 @@ runner = CliRunner()
 def test_check_reports_each_sandbox() -> None:
     result = runner.invoke(app, ["check", "--image", IMAGE])
     assert "process sandbox: works" in result.output, result.output
+    isolation = process_isolation()
+    assert f"process sandbox isolation: {isolation.describe()}" in result.output
+    if isolation.level == "plain":
+        assert "NOT isolated" in result.output and (isolation.reason or "") in result.output
     if docker_status(IMAGE).usable:
         assert "docker sandbox: works" in result.output
         assert "default for untrusted code: docker" in result.output

@@ -33,7 +33,7 @@ class UnprivilegedWorker(WorkerHandle):
         super().__init__()
         self.uid = uid
         self.path = "/usr/bin:/bin"
-        cmd = [SYSTEM_PYTHON, "-I", "-S", str(WORKER_SOURCE), "--workroot", workroot]
+        cmd = [SYSTEM_PYTHON, "-I", "-S", "-c", WORKER_SOURCE, "--workroot", workroot]
         self.proc = subprocess.Popen(
             cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, user=uid, group=uid, extra_groups=[],
             env={"PATH": self.path}, cwd="/",

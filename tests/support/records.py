@@ -14,10 +14,11 @@ def recorded(
     sample: int = 0,
     status: VerdictStatus | None = None,
     feedback: str = "",
+    meta: dict | None = None,
 ) -> RecordedHypothesis:
     """`content` verified in `iteration` as `sample`: FAIL with its score, or ERROR when unscored."""
     if status is None:
         status = VerdictStatus.ERROR if score is None else VerdictStatus.FAIL
-    hypothesis = Hypothesis.create(content, iteration=iteration, model="test")
+    hypothesis = Hypothesis.create(content, iteration=iteration, model="test", meta=meta or {})
     verdict = Verdict(status=status, score=score, feedback=feedback)
     return RecordedHypothesis(sample=sample, hypothesis=hypothesis, verdict=verdict)

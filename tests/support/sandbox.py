@@ -33,6 +33,15 @@ def require_docker() -> None:
         pytest.skip(f"docker sandbox unavailable: {status.reason}")
 
 
+def require_bwrap() -> None:
+    """Skip, with the probe's reason, unless the process sandbox can run its workers under bubblewrap."""
+    from sandboxes.availability import process_isolation
+
+    isolation = process_isolation()
+    if isolation.level != "bwrap":
+        pytest.skip(f"bwrap isolation unavailable here: {isolation.reason}")
+
+
 def build(kind: Kind, **overrides: Any) -> Sandbox:
     """A new sandbox of `kind` from its real config (`overrides` are config fields); the caller closes it."""
     if kind == "process":

@@ -103,10 +103,16 @@ class CodeRun:
         return sum(r.passed for r in self.results)
 
 
+def candidate_deadline(limits: Limits) -> float:
+    """Seconds the candidate gets, imports included, before the grader stops it: the job's wall limit less
+    a margin in which the grader still reports (so a slow candidate is a timeout with its tail of stderr,
+    not a job killed mid-report). Tasks state this number in their prompts."""
+    return limits.wall_s - min(1.5, limits.wall_s * 0.2)
+
+
 def build_job(source: str, spec: CodeSpec, limits: Limits, python: str) -> tuple[Job, str]:
     """The sandbox job for one candidate, and the nonce its genuine result line will carry."""
     nonce = secrets.token_hex(16)
-    margin = min(1.5, limits.wall_s * 0.2)
     secret = {
         "nonce": nonce,
         "spec": {
@@ -116,7 +122,7 @@ def build_job(source: str, spec: CodeSpec, limits: Limits, python: str) -> tuple
             "cases": [{"kind": c.kind, "code": c.code, "expected": c.expected} for c in spec.cases],
             "candidate_file": CANDIDATE_FILE,
             "prelude_file": PRELUDE_FILE if spec.prelude else "",
-            "deadline_s": limits.wall_s - margin,
+            "deadline_s": candidate_deadline(limits),
         },
     }
     files: dict[str, bytes | str] = {"harness.py": HARNESS_SOURCE, CANDIDATE_FILE: source}

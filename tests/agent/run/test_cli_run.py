@@ -23,7 +23,7 @@ from tests.support.sandbox import require_docker
 
 #: a Docker endpoint nothing listens on: the availability probe fails at once, as on a machine without Docker
 NO_DOCKER = "unix:///nonexistent/assay-test/docker.sock"
-PROCESS_WARNING = "does NOT isolate untrusted code"
+PROCESS_WARNING = "runs its candidates in the process sandbox"  # with or without bubblewrap
 
 HUMANEVAL = list(read_problems().values())[:2]
 

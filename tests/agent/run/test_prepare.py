@@ -43,11 +43,14 @@ def test_the_process_sandbox_chosen_knowingly_is_kept_with_one_warning(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", NO_DOCKER)
-    chosen = ProcessSandboxConfig(pool_size=1)
+    chosen = ProcessSandboxConfig(pool_size=1, isolation="plain")
     prepared = prepare(RunConfig(task="code/humaneval", model="openai/gpt-test", sandbox=chosen))
     assert prepared.config.sandbox == chosen
     [warning] = prepared.warnings
-    assert "does NOT isolate untrusted code" in warning
+    assert "does NOT isolate untrusted code" in warning and "isolation: plain was chosen" in warning
+    bwrap = ProcessSandboxConfig(pool_size=1, isolation="bwrap")
+    [warning] = prepare(RunConfig(task="code/humaneval", model="openai/gpt-test", sandbox=bwrap)).warnings
+    assert "under bubblewrap" in warning and "NOT" not in warning
 
 
 @pytest.mark.docker

@@ -41,6 +41,16 @@ def test_best_of_n_never_shows_earlier_attempts(k: int) -> None:
     assert BestOfN().select_parents(ladder(6), k, random.Random(0)) == []
 
 
+def test_best_of_n_shows_only_the_tasks_seed_program() -> None:
+    """A seeded task (circle packing starts from a grid) shows every best-of-n prompt that same start, and
+    never what the search found since, however much better."""
+    archive = ladder(6)
+    seed = recorded("the starting program", 0.5, iteration=0, meta={"seed": True})
+    archive.entries.append(seed)
+    assert BestOfN().select_parents(archive, 3, random.Random(0)) == [seed]
+    assert BestOfN().select_parents(archive, 0, random.Random(0)) == []
+
+
 def test_refine_gives_the_top_k_distinct_by_score_with_newer_winning_ties() -> None:
     old = recorded("old best", 0.9, iteration=1)
     new = recorded("new best", 0.9, iteration=3)

@@ -65,7 +65,7 @@ def legacy(tmp_path: Path) -> Path:
 def test_a_new_file_is_at_the_current_version(tmp_path: Path) -> None:
     with Store(tmp_path / "runs.db"):
         pass
-    assert CURRENT_VERSION == len(MIGRATIONS) == 2
+    assert CURRENT_VERSION == len(MIGRATIONS) == 3
     assert user_version(tmp_path / "runs.db") == CURRENT_VERSION
     assert "task_module" in columns(tmp_path / "runs.db", "runs")
 

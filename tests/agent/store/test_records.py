@@ -149,11 +149,15 @@ def test_hypotheses_round_trip_with_lineage_and_meta(store: Store) -> None:
 
 def test_the_verdict_cache_round_trips(store: Store) -> None:
     verdict = Verdict(status=VerdictStatus.FAIL, score=-2.0, feedback="close", artifacts={"log": "x"})
-    assert store.cached_verdict(KEY, "h1", "search:guess", "v1") is None
-    store.cache_verdict(KEY, "h1", "search:guess", "v1", verdict)
-    store.cache_verdict(KEY, "h2", "search:guess", "v1", Verdict(status=VerdictStatus.INVALID))
-    assert store.cached_verdict(KEY, "h1", "search:guess", "v1") == verdict
-    assert store.cached_verdict(KEY, "h1", "search:guess", "v2") is None  # a new verifier version re-verifies
+    assert store.cached_verdict(KEY, "h1", "search:guess", "v1", sandbox="none") is None
+    store.cache_verdict(KEY, "h1", "search:guess", "v1", verdict, sandbox="none")
+    store.cache_verdict(
+        KEY, "h2", "search:guess", "v1", Verdict(status=VerdictStatus.INVALID), sandbox="none"
+    )
+    assert store.cached_verdict(KEY, "h1", "search:guess", "v1", sandbox="none") == verdict
+    assert (
+        store.cached_verdict(KEY, "h1", "search:guess", "v2", sandbox="none") is None
+    )  # a new verifier version re-verifies
     cached = store.cached_verdicts(KEY)
     assert [(c.hypothesis_id, c.verifier, c.version) for c in cached] == [
         ("h1", "search:guess", "v1"),
@@ -180,7 +184,7 @@ def test_no_sqlite_row_leaves_the_store(store: Store) -> None:
     store.start_search(run_id, KEY, 0)
     store.record_call(run_id, KEY, 1, 0, [Message(role="user", content="q")], {}, None, "boom")
     store.record_iteration(run_id, KEY, 1, None, None, Spend(), 0.0)
-    store.cache_verdict(KEY, "h", "search:guess", "v", Verdict(status=VerdictStatus.ERROR))
+    store.cache_verdict(KEY, "h", "search:guess", "v", Verdict(status=VerdictStatus.ERROR), sandbox="none")
     values = [
         store.get_run(run_id),
         *store.list_runs(),

@@ -53,8 +53,9 @@ def test_touching_circles_are_allowed_within_tolerance() -> None:
         (lambda c: [*c[:25], (0.2, 0.2)], "circle 25 is not an (x, y, r) triple"),
         (lambda c: [*c[:25], (0.2, 0.2, True)], "circle 25 is not an (x, y, r) triple"),
         (lambda c: {"circles": c}, "must return a list of 26 (x, y, r) tuples, not a dict"),
+        (lambda c: [*c[:25], (0.2, 0.2, 10**400)], "circle 25 has a value too large for a float"),
     ],
-    ids=["overlap", "left", "top", "nan", "inf", "negative", "count", "pair", "bool", "dict"],
+    ids=["overlap", "left", "top", "nan", "inf", "negative", "count", "pair", "bool", "dict", "huge-int"],
 )
 def test_violations_are_named(change: object, needle: str) -> None:
     _, problems = check_packing(change(grid_packing()))  # type: ignore[operator]
@@ -107,6 +108,15 @@ async def test_program_failures_are_unscored(sandbox: Sandbox) -> None:
     assert missing.status is VerdictStatus.INVALID
     forged = await verify(sandbox, "import os\nprint([(0.5, 0.5, 0.5)] * 26)\nos._exit(0)\n")
     assert forged.status is VerdictStatus.ERROR and forged.score is None
+
+
+async def test_a_huge_integer_radius_is_the_candidates_invalid_packing(sandbox: Sandbox) -> None:
+    """10**400 has no float: the host's conversion must end as the candidate's verdict, not an exception
+    (which the search would take for an infrastructure failure and retry)."""
+    source = GRID_SOURCE.replace("(0.2, 0.2, 0.04)]", "(0.2, 0.2, 10**400)]")
+    verdict = await verify(sandbox, source)
+    assert verdict.status is VerdictStatus.FAIL and verdict.score is None
+    assert "too large for a float" in verdict.feedback, verdict.feedback
 
 
 async def test_numpy_results_are_accepted(sandbox: Sandbox) -> None:

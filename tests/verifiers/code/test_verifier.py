@@ -67,6 +67,27 @@ async def test_exception_is_a_failed_test_with_the_candidates_traceback(sandbox:
     assert 'File "candidate.py", line 3, in add' in verdict.feedback
 
 
+async def test_a_traceback_keeps_the_candidates_frames_and_collapses_the_librarys(sandbox: Sandbox) -> None:
+    """A model can change only its own lines: a deep library stack must not push them out of the window,
+    and a runaway recursion shows its start and its end, not a thousand identical frames."""
+    source = (
+        "import json\n"
+        "def down(n):\n"
+        "    if n == 0:\n"
+        "        return json.loads('{bad')\n"
+        "    return down(n - 1)\n"
+        "def add(a, b):\n"
+        "    return down(40)\n"
+    )
+    verdict = await verify(sandbox, source)
+    text = verdict.feedback.split("FAILED test 2")[0]  # every test fails alike: read the first
+    assert 'File "candidate.py", line 7, in add' in text and 'File "candidate.py", line 4, in down' in text
+    assert "more frame(s) of your code (recursion?)" in text, text
+    assert text.count('File "candidate.py", line 5, in down') <= 9
+    assert "frame(s) in library code, the last:" in text and 'decoder.py", line' not in text
+    assert "harness.py" not in text and "JSONDecodeError" in text
+
+
 @pytest.mark.parametrize(
     ("source", "status", "needle"),
     [

@@ -117,10 +117,38 @@ def shown(value: Any) -> str:
 # ---------------------------------------------------------------------------------------------- the server
 
 
-def _candidate_traceback(exc: BaseException) -> str:
-    """The traceback without the harness's own frames, trimmed: what the model needs to fix its code."""
+MAX_OWN_FRAMES = 8
+
+
+def _candidate_traceback(exc: BaseException, own: tuple[str, ...] = ()) -> str:
+    """The traceback as the model needs it to fix its code: its own frames (the files in `own`: the
+    candidate and the public prelude) in full, each run of library frames (numpy, scipy, the standard
+    library) collapsed to one line naming the last of them, the harness's frames dropped. A library's
+    internals are noise to a model that can only change its own lines, and a deep scipy stack would
+    otherwise push the candidate's failing line out of the shown window."""
+    lines: list[str] = []
+    skipped: list[traceback.FrameSummary] = []
+
+    def flush() -> None:
+        if skipped:
+            last = skipped[-1]
+            where = f"{last.filename}, line {last.lineno}, in {last.name}"
+            lines.append(f"  ... {len(skipped)} frame(s) in library code, the last: {where}\n")
+            skipped.clear()
+
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.endswith("harness.py")]
-    lines = traceback.format_list(frames[-6:])
+    mine = [i for i, f in enumerate(frames) if f.filename in own]
+    keep = set(mine[:2] + mine[-MAX_OWN_FRAMES:]) if own else set(range(len(frames)))
+    cut = len(mine) - len(keep & set(mine))
+    for i, frame in enumerate(frames):
+        if i in keep:
+            flush()
+            if cut and i == mine[-MAX_OWN_FRAMES]:
+                lines.append(f"  ... {cut} more frame(s) of your code (recursion?) ...\n")
+            lines.extend(traceback.format_list([frame]))
+        elif frame.filename not in own:
+            skipped.append(frame)
+    flush()
     lines += traceback.format_exception_only(type(exc), exc)
     text = "".join(lines)
     return text if len(text) <= 2000 else text[:900] + "\n...\n" + text[-900:]
@@ -142,6 +170,7 @@ def serve(candidate_file: str, prelude_file: str, entry_point: str) -> None:
         proto_out.flush()
 
     ns: dict[str, Any] = {"__name__": "__candidate__", "__builtins__": builtins}
+    own = tuple(f for f in (candidate_file, prelude_file) if f)
     stub = None
     try:
         if prelude_file:
@@ -156,7 +185,7 @@ def serve(candidate_file: str, prelude_file: str, entry_point: str) -> None:
     try:
         exec(code, ns)
     except BaseException as exc:
-        send({"load": "error", "error": _candidate_traceback(exc)})
+        send({"load": "error", "error": _candidate_traceback(exc, own)})
         return
     fn = ns.get(entry_point)
     if fn is None or fn is stub or not callable(fn):
@@ -169,7 +198,7 @@ def serve(candidate_file: str, prelude_file: str, entry_point: str) -> None:
         try:
             value = fn(*args, **kwargs)
         except BaseException as exc:
-            send({"raise": f"{type(exc).__name__}: {exc}"[:MAX_SHOWN], "tb": _candidate_traceback(exc)})
+            send({"raise": f"{type(exc).__name__}: {exc}"[:MAX_SHOWN], "tb": _candidate_traceback(exc, own)})
             continue
         try:
             send({"ok": encode(value)})
