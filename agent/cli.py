@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,8 +22,8 @@ from agent.kernel.errors import AssayError, ConfigError
 from agent.kernel.plugins import list_tasks
 from agent.kernel.types import jsonable
 from agent.run.config import DEFAULT_DB, RunConfig, build_config, read_config_file
-from agent.run.progress import ProgressDisplay
-from agent.run.runner import RunResult, execute, load_stored_config, prepare
+from agent.run.progress import ObservedStore, ProgressDisplay
+from agent.run.runner import RunResult, execute, load_stored_config, prepare, resumed_config
 from agent.search.strategies import STRATEGIES
 from agent.store.sqlite import Store
 
@@ -30,6 +31,13 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Verifier-dri
 out = Console(soft_wrap=True)
 
 DbOption = Annotated[Path, typer.Option("--db", help="run store (SQLite); env ASSAY_DB")]
+RequestTimeoutOption = Annotated[
+    float | None, typer.Option("--request-timeout", help="seconds one model request may take")
+]
+PriceInOption = Annotated[
+    float | None, typer.Option(help="USD per million prompt tokens, for a model without a known price")
+]
+PriceOutOption = Annotated[float | None, typer.Option(help="USD per million completion tokens")]
 #: `note:` lines printed for one command at most; the rest are counted
 MAX_NOTES_SHOWN = 20
 
@@ -62,9 +70,13 @@ def _check_packages() -> None:
 
 @app.command("tasks")
 def tasks_command() -> None:
-    """List the built-in tasks."""
+    """List the tasks, each with whether this machine can judge it: a host-side check of the packages its
+    grader imports (the sandbox's need a probe job, which `assay run` makes before its first call)."""
+    from agent.run.needs import entry_readiness
+
     for entry in list_tasks():
         out.print(f"[bold]{entry.name:28}[/bold] {entry.description}")
+        out.print(f"{'':28}   {entry_readiness(entry)}", markup=False, highlight=False)
     out.print("\nStrategies: " + ", ".join(STRATEGIES))
 
 
@@ -103,6 +115,9 @@ def run_command(
     db: DbOption = DEFAULT_DB,
     config: Annotated[Path | None, typer.Option("--config", help="YAML or TOML run config")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON result on stdout")] = False,
+    request_timeout: RequestTimeoutOption = None,
+    price_in: PriceInOption = None,
+    price_out: PriceOutOption = None,
     max_calls: Annotated[int | None, typer.Option(hidden=True)] = None,  # earlier names of budget flags
     token_budget: Annotated[int | None, typer.Option(hidden=True)] = None,
     max_cost: Annotated[float | None, typer.Option(hidden=True)] = None,
@@ -131,6 +146,9 @@ def run_command(
         "patience": patience,
         "min_delta": min_delta,
         "seed_program": None if seed_program is None else _read_program(seed_program),
+        "request_timeout_s": request_timeout,
+        "price_in": price_in,
+        "price_out": price_out,
     }
     run_config = build_config(file_values, flags)
     _run(run_config, db, run_id=None, as_json=as_json)
@@ -158,12 +176,32 @@ def resume_command(
     run: Annotated[str, typer.Argument(help="run id (or a unique prefix)")],
     db: DbOption = DEFAULT_DB,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    iterations: Annotated[int | None, typer.Option(help="new max iterations per problem")] = None,
+    calls: Annotated[int | None, typer.Option(help="new max LLM calls per problem")] = None,
+    tokens: Annotated[int | None, typer.Option(help="new max tokens per problem")] = None,
+    cost_usd: Annotated[float | None, typer.Option(help="new max USD per problem")] = None,
+    minutes: Annotated[float | None, typer.Option(help="new max wall-clock minutes per problem")] = None,
+    target: Annotated[float | None, typer.Option(help="new target score")] = None,
+    patience: Annotated[int | None, typer.Option(help="new patience")] = None,
+    min_delta: Annotated[float | None, typer.Option(help="new smallest gain for --patience")] = None,
+    base_url: Annotated[str | None, typer.Option(help="another OpenAI-compatible server URL")] = None,
+    request_timeout: RequestTimeoutOption = None,
+    price_in: PriceInOption = None,
+    price_out: PriceOutOption = None,
 ) -> None:
     """Continue a run that was stopped or killed, without redoing finished work, with its recorded config
-    (search settings, budget, sandbox and the task's module)."""
+    (search settings, budget, sandbox and the task's module). A budget flag replaces that limit (a larger
+    one lets finished searches go on); the changed config is recorded with the run."""
+    changes = {
+        "iterations": iterations, "calls": calls, "tokens": tokens, "cost_usd": cost_usd,
+        "minutes": minutes, "target": target, "patience": patience, "min_delta": min_delta,
+        "base_url": base_url, "request_timeout_s": request_timeout, "price_in": price_in,
+        "price_out": price_out,
+    }  # fmt: skip
     with Store(db) as store:
         try:
             run_id, config = load_stored_config(store, run)
+            config = resumed_config(store, run_id, config, changes)
         finally:
             _print_notes(store.notes)
     _run(config, db, run_id=run_id, as_json=as_json)
@@ -173,14 +211,18 @@ def _run(config: RunConfig, db: Path, *, run_id: str | None, as_json: bool) -> N
     prepared = prepare(config, resuming=run_id is not None)
     for warning in prepared.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    started: list[str] = [run_id] if run_id else []
     try:
-        with Store(db) as store, ProgressDisplay() as progress:
+        with ProgressDisplay() as progress, ObservedStore(db, progress, samples=config.samples) as store:
+            progress.cost_known = prepared.cost_known
             try:
-                result = asyncio.run(execute(prepared, store, run_id=run_id, on_progress=progress))
+                result = asyncio.run(
+                    execute(prepared, store, run_id=run_id, on_progress=progress, on_start=started.append)
+                )
             finally:
                 _print_notes(store.notes)
     except KeyboardInterrupt:  # the run is recorded as interrupted by then (execute's finally)
-        print(INTERRUPTED, file=sys.stderr)
+        print(INTERRUPTED.replace("RUN", started[-1] if started else "RUN"), file=sys.stderr)
         raise typer.Exit(130) from None
     if as_json:
         print(_dumps(result.to_json()))
@@ -192,6 +234,8 @@ def _print_result(result: RunResult) -> None:
     for o in result.to_json()["problems"]:
         held = o["held_out"]
         held_text = "-" if held is None else f"{held['status']} (score {held['score']})"
+        if not result.has_held_out:
+            held_text = "none (the task has no held-out check)"
         out.print(
             f"[bold]{o['problem']}[/bold]: best score {o['best_score']} ({o['best_status']}), "
             f"held-out {held_text}, stopped: {o['stop_reason']} — {o['stop_detail']}"
@@ -199,29 +243,54 @@ def _print_result(result: RunResult) -> None:
         if o["best_hypothesis"] is not None:
             out.print(o["best_hypothesis"].rstrip(), markup=False, highlight=False)
     held_rate = result.held_out_solve_rate
+    held_text = "" if held_rate is None else f", {held_rate:.0%} on the held-out check"
+    if not result.has_held_out:
+        held_text = "; this task has no held-out check"
     out.print(
         f"run {result.run_id}: solved {result.solve_rate:.0%} of {len(result.outcomes)} problem(s) "
-        "on the search verifier" + ("" if held_rate is None else f", {held_rate:.0%} on the held-out check")
+        "on the search verifier" + held_text
     )
 
 
 @app.command("runs")
-def runs_command(db: DbOption = DEFAULT_DB) -> None:
-    """List recorded runs, newest first."""
-    with Store(db) as store:
-        rows = store.list_runs()
-        notes = store.notes
-    if not rows:
-        out.print(f"no runs in {db}")
-    for row in rows:
-        solved = (row.summary or {}).get("solve_rate")
-        solved_text = f" solved {solved:.0%}" if isinstance(solved, int | float) else ""
-        out.print(
-            f"{row.id}  {row.status:11} {row.task:24} {row.config.get('model')}{solved_text}",
-            markup=False,
-            highlight=False,
-        )
+def runs_command(
+    db: DbOption = DEFAULT_DB,
+    limit: Annotated[int, typer.Option(min=1, help="runs per page")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="skip this many newest runs")] = 0,
+) -> None:
+    """List recorded runs, newest first: date, duration, calls, cost, best score (read-only)."""
+    from agent.view.listing import runs_lines
+
+    lines, notes = runs_lines(db, limit=limit, offset=offset)
+    for line in lines:
+        out.print(line, markup=False, highlight=False)
     _print_notes(notes)
+
+
+@app.command("view")
+def view_command(
+    db: DbOption = DEFAULT_DB,
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 8765,
+) -> None:
+    """Browse the runs in a local web app (127.0.0.1 only); it only reads the store and refreshes live."""
+    from agent.view.server import serve
+
+    serve(db, port)
+
+
+@app.command("report")
+def report_command(
+    run: Annotated[str, typer.Argument(help="run id (or a unique prefix)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="the HTML file to write")] = Path(
+        "report.html"
+    ),
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Write one run as a self-contained HTML file (plots inline) that opens without a network."""
+    from agent.view.report import write_report
+
+    run_id = write_report(db, run, output)
+    out.print(f"wrote {output} (run {run_id})", markup=False, highlight=False)
 
 
 @app.command("show")
@@ -231,7 +300,7 @@ def show_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Show a run: config, stop reasons, best hypotheses and score history."""
-    with Store(db) as store:
+    with Store(db, read_only=True) as store:
         try:
             shown = _shown_run(store, run)
         finally:
@@ -252,6 +321,7 @@ def show_command(
             markup=False,
             highlight=False,
         )
+        out.print(_show_details(p), markup=False, highlight=False)
         if p["best_hypothesis"]:
             out.print(p["best_hypothesis"].rstrip(), markup=False, highlight=False)
 
@@ -284,6 +354,7 @@ def _shown_run(store: Store, run: str) -> dict[str, Any]:
                 "best_metrics": best.verdict.metrics if best else None,
                 "held_out": search.held_out.model_dump(mode="json") if search.held_out else None,
                 "hypotheses": len(entries),
+                **_problem_extras(store, row.id, search),
                 "history": [
                     {"iteration": it.iteration, "best_score": it.best_score, "calls": it.calls}
                     for it in store.iterations(row.id, key)
@@ -291,6 +362,28 @@ def _shown_run(store: Store, run: str) -> dict[str, Any]:
             }
         )
     return {"run_id": row.id, "status": row.status, "config": config, "problems": problems}
+
+
+def _problem_extras(store: Store, run_id: str, search: Any) -> dict[str, Any]:
+    """What `show` adds per problem beside the search's result: spend, time and the problem statement."""
+    from agent.store.queries import statement_from_calls
+
+    spend = store.spend(run_id, search.problem_key)
+    statement = statement_from_calls(store.calls(run_id, search.problem_key))
+    return {"calls": spend.calls, "tokens": spend.tokens, "cost_usd": spend.cost_usd,
+            "elapsed_s": search.elapsed_s, "statement": statement}  # fmt: skip
+
+
+def _show_details(p: dict[str, Any]) -> str:
+    """The text lines of `show` for one problem's held-out result, spend, time and statement."""
+    held = p["held_out"]
+    held_text = "-" if held is None else f"{held['status']} (score {held['score']}): {held['feedback']}"
+    statement = (p.get("statement") or "-").strip()
+    return (
+        f"  held-out: {held_text}\n"
+        f"  calls {p['calls']}  tokens {p['tokens']}  cost ${p['cost_usd']:.4f}  time {p['elapsed_s']:.1f}s\n"
+        "  problem: " + statement.replace("\n", "\n           ")
+    )
 
 
 def _mount_optional_apps() -> None:
@@ -303,6 +396,33 @@ def _mount_optional_apps() -> None:
         except ImportError:
             continue
         app.add_typer(sub.app, name=name)
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """The usage errors of the click that typer parses with: typer >= 0.2x ships its own copy (whose
+    exceptions are not `click.ClickException`), earlier ones use click's. Both, where both exist."""
+    found: list[type[Exception]] = []
+    vendored = getattr(typer, "_click", None)
+    if vendored is not None:
+        found.append(vendored.exceptions.ClickException)
+    try:
+        import click
+
+        found.append(click.ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+USAGE_ERRORS = _usage_errors()
+
+
+def _usage_line(error: Exception) -> str:
+    """`error: No such option: --sample (try `assay run --help`)`: the message without the usage box."""
+    message = error.format_message() if hasattr(error, "format_message") else str(error)
+    ctx = getattr(error, "ctx", None)
+    where = getattr(ctx, "command_path", None) or "assay"
+    return "error: " + " ".join(str(message).split()) + f" (try `{where} --help`)"
 
 
 INTERRUPTED = "interrupted: finished work is saved; continue with `assay resume RUN` (see `assay runs`)"
@@ -318,7 +438,7 @@ def main() -> None:
         code = app(standalone_mode=False)
     except AssayError as e:
         print("error: " + " ".join(str(e).splitlines()), file=sys.stderr)
-        sys.exit(2)
+        sys.exit(getattr(e, "exit_code", 2))  # 3: a run that stopped before it completed
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
@@ -326,13 +446,12 @@ def main() -> None:
         sys.exit(e.exit_code)
     except (typer.Abort, EOFError):
         sys.exit(1)
-    except Exception as e:  # click usage errors
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise
+    except sqlite3.Error as e:  # a reader's query on a damaged store (random bytes in a page)
+        print(f"error: the run store cannot be read: {' '.join(str(e).split())}", file=sys.stderr)
+        sys.exit(2)
+    except USAGE_ERRORS as e:  # a misspelt flag, a bad value: one line, exit 2
+        print(_usage_line(e), file=sys.stderr)
+        sys.exit(getattr(e, "exit_code", 2) or 2)
     if isinstance(code, int) and code:
         sys.exit(code)
 

@@ -15,8 +15,8 @@ models_flag=""
 # 1. System packages. Only Debian's registry is reachable, so the engine comes from docker.io. bubblewrap
 #    gives the process sandbox its namespaces (jobs then run the venv's python, bound read-only). Without
 #    it, the process sandbox runs jobs with the system python3 (a job user cannot reach a venv under /root),
-#    so that needs numpy and sympy too.
-apt_packages=(docker.io debootstrap bubblewrap python3-numpy python3-sympy)
+#    so that needs numpy and sympy too. chromium (headless) is what the viewer's browser tests drive.
+apt_packages=(docker.io debootstrap bubblewrap python3-numpy python3-sympy chromium)
 if ! dpkg -s "${apt_packages[@]}" >/dev/null 2>&1; then
     log "installing ${apt_packages[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -40,7 +40,7 @@ fi
 wheel_dir=()
 [ -d /opt/wheels ] && wheel_dir=(--find-links /opt/wheels)
 log "installing assay into .venv"
-.venv/bin/pip install -q "${wheel_dir[@]}" -e '.[dev,loss]'
+.venv/bin/pip install -q "${wheel_dir[@]}" -e '.[dev,loss,view]'
 
 # 4. The embedded local model (runtime built from source the first time: 6-13 minutes on 2 cores).
 PYTHON=.venv/bin/python bash scripts/install_local_model.sh $models_flag

@@ -8,10 +8,12 @@ selected problem and reports the solve rate.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.kernel.errors import ConfigError
+from agent.kernel.needs import NO_NEEDS, Needs
 from agent.kernel.verifier import Verifier, check_verifier
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -36,6 +38,9 @@ class Task:
     #: its verifiers run candidate code in the shared sandbox: a run resolves that sandbox (Docker unless
     #: `process` is chosen knowingly) before the first model call, so a missing Docker stops it in one line
     uses_sandbox: bool = False
+    #: the Python modules its grading imports on the host and in the sandbox: a run checks them before the
+    #: first model call, so a missing extra or image is one line, not a budget spent on unjudged answers
+    needs: Needs = NO_NEEDS
 
     def __post_init__(self) -> None:
         check_verifier(self.verifier, f"task {self.key}: verifier")
@@ -43,6 +48,8 @@ class Task:
             check_verifier(self.held_out, f"task {self.key}: held-out verifier")
         if not callable(self.parse):
             raise ConfigError(f"task {self.key}: parse must be a function from completion text to content")
+        if not isinstance(self.needs, Needs):
+            raise ConfigError(f"task {self.key}: needs must be a Needs (agent.kernel.needs)")
 
     @property
     def key(self) -> str:
@@ -57,6 +64,14 @@ class Suite:
     problems: tuple[Task, ...]
     #: which problems run when `--problems` is omitted
     default_problems: str = "0"
+    #: the score at which a search stops when the user gives no `--target` (e.g. 1.0 for a pass/fail task,
+    #: where nothing beats a pass); None: no target, the search runs until another limit stops it
+    default_target: float | None = None
+
+    def __post_init__(self) -> None:
+        target = self.default_target
+        if target is not None and (isinstance(target, bool) or not math.isfinite(target)):
+            raise ConfigError(f"suite {self.name}: default_target must be a finite number, got {target!r}")
 
     def select(self, spec: str | None) -> list[Task]:
         """Pick problems by a spec: `3`, `0-9`, `0,2,5-7`, `all`, or problem ids."""

@@ -276,6 +276,9 @@ class StopReason(StrEnum):
     CONVERGED = "converged"
     MODEL_ERROR = "model_error"
     INTERRUPTED = "interrupted"
+    #: the same infrastructure failure repeated for `infra_breaker` verifications in a row: the search is
+    #: left unfinished (resumable) instead of paying for answers nothing can judge
+    INFRASTRUCTURE = "infrastructure"
 
 
 #: budget keys of earlier releases (config files, and configs stored by earlier runs) -> today's names

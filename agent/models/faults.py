@@ -122,3 +122,25 @@ def read_chat_completion(name: str, response: Any) -> tuple[str, Usage, str | No
         completion_tokens=getattr(raw_usage, "completion_tokens", 0) or 0,
     )
     return text, usage, getattr(choice, "finish_reason", None)
+
+
+def failure_reason(error: BaseException) -> str:
+    """One line saying why a request failed. A reset connection raises exceptions without a message all
+    the way down (httpx's `ReadError('')` over httpcore's), so the first message in the chain is used, and
+    where there is none the exception's name and what it means: never an empty reason."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    names: list[str] = []
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = one_line(current)
+        if text and text not in _GENERIC_MESSAGES:
+            return text
+        names.append(type(current).__name__)
+        current = current.__cause__ or current.__context__
+    innermost = names[-1] if names else type(error).__name__
+    return f"{innermost}: the server closed or reset the connection without a response"
+
+
+#: what the SDKs say for every connection failure; the cause says more
+_GENERIC_MESSAGES = frozenset({"Connection error.", "Request timed out."})

@@ -15,7 +15,14 @@ from agent.kernel.errors import ModelError, TransientModelError
 from agent.kernel.types import Completion, Message
 from agent.models import pricing
 from agent.models.base import PROVIDERS, ApiModel, ModelSettings
-from agent.models.faults import body_message, one_line, read_chat_completion, resolve_api_key, status_error
+from agent.models.faults import (
+    body_message,
+    failure_reason,
+    one_line,
+    read_chat_completion,
+    resolve_api_key,
+    status_error,
+)
 
 if TYPE_CHECKING:
     import openai
@@ -75,7 +82,8 @@ class OpenAIModel(ApiModel):
         except openai.APITimeoutError as e:
             raise TransientModelError(f"{self.name}: no response within {self.settings.timeout_s:g}s") from e
         except openai.APIConnectionError as e:
-            raise TransientModelError(f"{self.name}: connection failed: {one_line(e.__cause__ or e)}") from e
+            reason = failure_reason(e.__cause__ or e)
+            raise TransientModelError(f"{self.name}: connection failed: {reason}") from e
         except (openai.APIResponseValidationError, ValueError) as e:  # ValueError: the body is not JSON
             raise TransientModelError(f"{self.name}: malformed response: {one_line(e)}") from e
         except openai.OpenAIError as e:

@@ -8,6 +8,7 @@ a file): `--iterations` <-> `budget.iterations`, `--cost-usd` <-> `budget.cost_u
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from pathlib import Path
@@ -47,6 +48,41 @@ class RunConfig(SearchSettings):
     #: a starting program (its text, so a resumed run needs no file) that replaces the task's own seeds:
     #: it is verified first and shown to the model as the parent to improve
     seed_program: str | None = Field(default=None, min_length=1)
+    #: the model's price in USD per million prompt / completion tokens, for a model litellm's table does
+    #: not price (a cost limit on an unpriced model is refused without it) or prices wrongly
+    price_in: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    price_out: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+
+    @field_validator("temperature", "request_timeout_s", mode="before")
+    @classmethod
+    def _finite(cls, value: Any) -> Any:
+        """NaN passes no comparison, so without this `--temperature nan` is refused as if it were > 2."""
+        return _refuse_non_finite(value)
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _finite_budget(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key, limit in value.items():
+                try:
+                    _refuse_non_finite(limit)
+                except ValueError as e:
+                    raise ValueError(f"{key}: {e}") from None
+        return value
+
+    @field_validator("problems")
+    @classmethod
+    def _problems_given(cls, value: str | None) -> str | None:
+        """`--problems ""` is a mistake (an empty shell variable), never a request for the default."""
+        if value is not None and not value.strip():
+            raise ValueError("is empty: give 3, 0-9, 0,2,5-7 or all (or leave it out for the default)")
+        return value
+
+    @model_validator(mode="after")
+    def _price_in_pairs(self) -> RunConfig:
+        if (self.price_in is None) != (self.price_out is None):
+            raise ValueError("price_in and price_out (--price-in, --price-out) go together")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -58,6 +94,14 @@ class RunConfig(SearchSettings):
     def _sandbox_by_name(cls, value: Any) -> Any:
         """`sandbox: process` (or `--sandbox process`) names a sandbox with its default settings."""
         return {"type": value} if isinstance(value, str) else value
+
+
+def _refuse_non_finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must be a finite number, not {value}")
+    if isinstance(value, str) and value.strip().lower() in {"nan", "inf", "+inf", "-inf", "infinity"}:
+        raise ValueError(f"must be a finite number, not {value}")
+    return value
 
 
 def normalise(values: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +136,7 @@ def describe_validation_error(err: ValidationError) -> str:
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "config"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"invalid config: {where}: {first['msg']}{more}"
+    return f"invalid config: {where}: {first['msg'].removeprefix('Value error, ')}{more}"
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
 
-from agent.kernel.errors import ConfigError
+from agent.kernel.errors import AssayError, ConfigError, StoreError
 from agent.kernel.model import Model
 from agent.kernel.plugins import REGISTRY, load_suite
 from agent.kernel.task import Suite, Task
-from agent.kernel.types import VerdictStatus
+from agent.kernel.types import StopReason, VerdictStatus
+from agent.models import pricing
 from agent.models.base import ModelSettings, make_model
 from agent.models.defaults import resolve_model_spec
 from agent.run.config import RunConfig, describe_validation_error
-from agent.run.sandbox import resolve_sandbox, sandbox_identity
+from agent.run.needs import check_host_needs, check_sandbox_needs
+from agent.run.sandbox import NO_SANDBOX, resolve_sandbox, sandbox_identity
 from agent.search.loop import ProgressCallback, Search, SearchOutcome
 from agent.search.strategies import make_strategy
+from agent.store.connect import DiskFullError
 from agent.store.sqlite import Store
 from sandboxes import close_sandbox, configure
-from sandboxes.shared import configured
+from sandboxes.shared import configured, get_sandbox
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,10 @@ class RunResult:
     strategy: str
     status: str
     outcomes: list[SearchOutcome]
+    #: False when no problem has a held-out verifier: then there is no held-out result (not a 0% one)
+    has_held_out: bool = True
+    #: False when the model has no known price: a cost of 0 is then unknown, not free
+    cost_known: bool = True
 
     @property
     def solve_rate(self) -> float:
@@ -42,7 +51,7 @@ class RunResult:
     @property
     def held_out_solve_rate(self) -> float | None:
         judged = [o for o in self.outcomes if o.held_out is not None]
-        if not self.outcomes:
+        if not self.outcomes or not self.has_held_out:
             return None
         return sum(o.held_out.status is VerdictStatus.OK for o in judged if o.held_out) / len(self.outcomes)
 
@@ -56,7 +65,8 @@ class RunResult:
             "stop_reason": _run_stop_reason(self.outcomes),
             "solve_rate": self.solve_rate,
             "held_out_solve_rate": self.held_out_solve_rate,
-            "problems": [outcome_json(o) for o in self.outcomes],
+            "has_held_out": self.has_held_out,
+            "problems": [outcome_json(o, cost_known=self.cost_known) for o in self.outcomes],
         }
 
 
@@ -65,7 +75,7 @@ def _run_stop_reason(outcomes: list[SearchOutcome]) -> str:
     return reasons.pop() if len(reasons) == 1 else "mixed"
 
 
-def outcome_json(o: SearchOutcome) -> dict[str, Any]:
+def outcome_json(o: SearchOutcome, *, cost_known: bool = True) -> dict[str, Any]:
     best = o.best
     return {
         "problem": o.problem_key,
@@ -74,7 +84,7 @@ def outcome_json(o: SearchOutcome) -> dict[str, Any]:
         "iterations": o.iterations,
         "calls": o.spend.calls,
         "tokens": o.spend.tokens,
-        "cost_usd": o.spend.cost_usd,
+        "cost_usd": o.spend.cost_usd if cost_known else None,  # None: the model has no known price
         "elapsed_s": round(o.elapsed_s, 3),
         "best_score": best.verdict.score if best else None,
         "best_status": best.verdict.status.value if best else None,
@@ -98,6 +108,8 @@ class PreparedRun:
     config: RunConfig
     problems: list[Task]
     warnings: tuple[str, ...] = ()  # for the user, once (e.g. that the process sandbox does not isolate)
+    #: whether completions have a price (the user's, the table's, or free for a local model)
+    cost_known: bool = True
 
     @property
     def model_spec(self) -> str:
@@ -109,19 +121,39 @@ class PreparedRun:
 def prepare(config: RunConfig, *, resuming: bool = False) -> PreparedRun:
     """Check and resolve `config` before any model call or store write; every failure is a ConfigError."""
     make_strategy(config.strategy)  # unknown strategy -> UnknownNameError before any work
-    problems = _load_suite(config).select(config.problems)
+    suite = _load_suite(config)
+    problems = suite.select(config.problems)
     if not problems:
         raise ConfigError(f"no problems selected from {config.task}")
     if config.seed_program is not None:
         problems = [replace(task, seed_candidates=(config.seed_program,)) for task in problems]
+    check_host_needs(config.task, problems)  # a missing extra: one line, before any model call
     sandbox = resolve_sandbox(config.task, config.sandbox, problems, resuming=resuming)
     model_spec = resolve_model_spec(config.model)
     module = REGISTRY.get(config.task).module  # registered by load_suite above
+    budget = config.budget
+    if budget.target is None and suite.default_target is not None:  # the user's --target wins
+        budget = budget.model_copy(update={"target": suite.default_target})
     resolved = config.model_copy(
-        update={"model": model_spec, "task_module": module, "sandbox": sandbox.config}
+        update={"model": model_spec, "task_module": module, "sandbox": sandbox.config, "budget": budget}
     )
     warnings = () if sandbox.warning is None else (sandbox.warning,)
-    return PreparedRun(resolved, problems, warnings)
+    return PreparedRun(resolved, problems, warnings, cost_known=_check_price(resolved, model_spec))
+
+
+def _check_price(config: RunConfig, spec: str) -> bool:
+    """Whether the model's completions will have a price; a cost limit without one would never stop the
+    search (every completion "costs" nothing), so it is refused unless the user gives the price."""
+    if config.price_in is not None:
+        return True
+    known = pricing.table_prices(spec)
+    if not known and config.budget.cost_usd is not None:
+        raise ConfigError(
+            f"--cost-usd: {spec} has no known price, so a cost limit could not stop the search: "
+            "give its price in USD per million tokens with --price-in and --price-out "
+            "(or price_in/price_out in the config file)"
+        )
+    return known
 
 
 def _load_suite(config: RunConfig) -> Suite:
@@ -146,7 +178,10 @@ def build_model(config: RunConfig, spec: str) -> Model:
         max_retries=config.max_retries,
         max_concurrency=config.model_concurrency,
     )
-    return make_model(spec, settings)
+    model = make_model(spec, settings)
+    if config.price_in is not None and config.price_out is not None:
+        return pricing.PricedModel(model, pricing.Price(config.price_in, config.price_out))
+    return model
 
 
 async def execute(
@@ -156,23 +191,28 @@ async def execute(
     run_id: str | None = None,
     model: Model | None = None,
     on_progress: ProgressCallback | None = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run (or continue, given `run_id`) every selected problem's search; problems run one after another."""
     config = prepared.config
+    previous_sandbox = configured()
+    try:
+        identity = await _ready_sandbox(prepared)  # before the run is recorded or the model built
+    except BaseException:
+        await close_sandbox()
+        configure(previous_sandbox)
+        raise
     own_model = model is None
     model = model or build_model(config, prepared.model_spec)
     if run_id is None:
         run_id = store.create_run(config.task, config.model_dump_json(), task_module=config.task_module)
     else:
         store.set_run_status(run_id, "running")
-    previous_sandbox = configured()
+    if on_start is not None:
+        on_start(run_id)  # so that an interrupted run can say which run to resume
     outcomes: list[SearchOutcome] = []
     status = "interrupted"
     try:
-        if config.sandbox is not None:  # the verifiers' shared sandbox: the one resolved and recorded here
-            await close_sandbox()  # one built before under another configuration must not be reused
-            configure(config.sandbox)
-        identity = await sandbox_identity(prepared.problems)
         for position, task in enumerate(prepared.problems):
             store.start_search(run_id, task.key, position)
             search = Search(
@@ -187,15 +227,117 @@ async def execute(
                 sandbox_identity=identity,
             )
             outcomes.append(await search.run())
-        status = "finished"
+            if outcomes[-1].stop_reason is StopReason.INFRASTRUCTURE:
+                status = "failed"  # the same cause would fail the next problems: stop, resumably
+                break
+            if outcomes[-1].stop_reason is StopReason.MODEL_ERROR:
+                status = "model_error"  # an outage or a wrong --base-url fails the next problems too
+                break
+        else:
+            status = "finished"
+    except DiskFullError as e:
+        status = "disk_full"
+        raise RunStopped(
+            f"run {run_id} stopped: {e}; finished work is saved: free some space and continue with "
+            f"`assay resume {run_id}`"
+        ) from None
     finally:
-        result = RunResult(run_id, config.task, prepared.model_spec, config.strategy, status, outcomes)
-        store.set_run_status(run_id, status, result.to_json() if status == "finished" else None)
+        result = _result(prepared, run_id, status, outcomes)
+        _record_status(store, run_id, status, result)
         if own_model:
             await model.close()
         await close_sandbox()  # verifiers share one sandbox per process; release its containers
         configure(previous_sandbox)
+    if status == "failed":
+        raise InfrastructureStop(result)
+    if status == "model_error":
+        raise ModelStop(result)
     return result
+
+
+def _result(prepared: PreparedRun, run_id: str, status: str, outcomes: list[SearchOutcome]) -> RunResult:
+    config = prepared.config
+    return RunResult(
+        run_id, config.task, prepared.model_spec, config.strategy, status, outcomes,
+        has_held_out=any(task.held_out is not None for task in prepared.problems),
+        cost_known=prepared.cost_known,
+    )  # fmt: skip
+
+
+def _record_status(store: Store, run_id: str, status: str, result: RunResult) -> None:
+    """The run's status (and summary); on a full disk as much as still fits: the status, if anything."""
+    if status != "disk_full":
+        store.set_run_status(run_id, status, None if status == "interrupted" else result.to_json())
+        return
+    with contextlib.suppress(StoreError):  # nothing fits any more: it reads as `running`, resumes the same
+        store.set_run_status(run_id, status)
+
+
+class RunStopped(AssayError):
+    """The run stopped before it completed (the model failed, the disk is full): its finished work is
+    saved and `assay resume` continues it. Exit status 3, so a script can tell it from a usage error."""
+
+    exit_code = 3
+
+
+class ModelStop(RunStopped):
+    """The model failed after its retries (an outage, a wrong --base-url, a timeout too short)."""
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+        last = result.outcomes[-1]
+        super().__init__(
+            f"{last.problem_key}: stopped: {last.stop_detail}; finished work is saved. Fix the cause "
+            f"and continue with `assay resume {result.run_id}` (it takes --base-url, --request-timeout "
+            "and budget flags)"
+        )
+
+
+async def _ready_sandbox(prepared: PreparedRun) -> str:
+    """Configure and build the run's shared sandbox and check that its jobs have the packages the tasks
+    need; returns its identity ("none" for tasks that run no candidate code)."""
+    config = prepared.config
+    if config.sandbox is not None:  # the verifiers' shared sandbox: the one resolved and recorded here
+        await close_sandbox()  # one built before under another configuration must not be reused
+        configure(config.sandbox)
+    identity = await sandbox_identity(prepared.problems)
+    if identity != NO_SANDBOX:
+        await check_sandbox_needs(config.task, prepared.problems, await get_sandbox(), config.sandbox)
+    return identity
+
+
+class InfrastructureStop(RunStopped):
+    """A search stopped because the same infrastructure failure kept repeating: the run is recorded as
+    failed, with its searches left unfinished, so `assay resume` continues it once the cause is fixed."""
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+        last = result.outcomes[-1]
+        super().__init__(
+            f"{last.problem_key}: stopped, {last.stop_detail}; no more answers were asked of the model. "
+            f"Fix the cause and continue with `assay resume {result.run_id}`"
+        )
+
+
+def resumed_config(store: Store, run_id: str, config: RunConfig, changes: dict[str, Any]) -> RunConfig:
+    """The stored config with what `assay resume` was given (a budget limit, --base-url, ...) replaced,
+    validated like a new run's and recorded with the run, so a later resume repeats it."""
+    given = {k: v for k, v in changes.items() if v is not None}
+    if not given:
+        return config
+    values = config.model_dump()
+    budget = dict(values.pop("budget"))
+    for key, value in given.items():
+        if key in budget:
+            budget[key] = value
+        else:
+            values[key] = value
+    try:
+        updated = RunConfig.model_validate({**values, "budget": budget})
+    except ValidationError as e:
+        raise ConfigError(describe_validation_error(e)) from None
+    store.set_run_config(run_id, updated.model_dump_json())
+    return updated
 
 
 def load_stored_config(store: Store, run_id: str) -> tuple[str, RunConfig]:

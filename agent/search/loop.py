@@ -12,6 +12,12 @@ of the sandbox the candidate ran in: a verdict depends on where it was produced 
 lack a library that Docker has), so one backend's verdicts are never reused on another. A task that runs no
 candidate code has identity "none"; a sandboxed task searched without a known identity shares nothing.
 
+Infrastructure failures (the sandbox, the verifier's machinery) are retried, never cached and never scored.
+When the same kind repeats for `infra_breaker` verifications in a row, a circuit breaker stops the search
+with `StopReason.INFRASTRUCTURE` and leaves it unfinished: the iteration that tripped it is not recorded
+(its completions are), and on resume every recorded hypothesis whose verdict was an infrastructure failure
+is verified again, so the resumed search judges what the model already answered instead of asking again.
+
 Whatever a verifier returns is validated afresh before it is stored or scored (`revalidated_verdict`): a
 verdict the kernel's invariants refuse (a NaN score, say, which a candidate can cause) becomes that
 candidate's `error` verdict, never an infrastructure failure and never a crash.
@@ -25,6 +31,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -46,8 +53,10 @@ from agent.kernel.types import (
 )
 from agent.kernel.verifier import Verifier
 from agent.search.archive import Archive
+from agent.search.breaker import INFRA_ARTIFACT, InfraBreaker, infrastructure_error
 from agent.search.budget import BudgetTracker
-from agent.search.prompts import build_messages
+from agent.search.dedup import judge_deduplicated
+from agent.search.plan import Plan, make_plan
 from agent.search.settings import SearchSettings
 from agent.search.strategies import Strategy
 from agent.store.records import SearchRecord, first_error
@@ -77,6 +86,18 @@ class SearchOutcome:
 
 
 ProgressCallback = Callable[[Progress], None]
+#: stop reasons a larger budget can lift (a target or convergence rule included: their flags are budget's)
+_LIMITS = frozenset(
+    {
+        StopReason.MAX_ITERATIONS,
+        StopReason.MAX_CALLS,
+        StopReason.MAX_TOKENS,
+        StopReason.MAX_COST,
+        StopReason.MAX_SECONDS,
+        StopReason.TARGET_REACHED,
+        StopReason.CONVERGED,
+    }
+)
 
 
 class Search:
@@ -110,15 +131,22 @@ class Search:
         self._verify_slots = asyncio.Semaphore(settings.verify_concurrency)
         self._started = time.monotonic()
         self._elapsed_before = 0.0
+        self._breaker = InfraBreaker(settings.infra_breaker)
 
     # -- public -----------------------------------------------------------------------------------------
     async def run(self) -> SearchOutcome:
         row = self.store.get_search(self.run_id, self.key)
-        if row is not None and row.finished:
-            return self._finished_outcome(row)
         self._restore()
-        await self._seed_archive()
-        reason, detail = await self._loop()
+        if row is not None and row.finished:
+            if not self._budget_reopens(row):
+                return self._finished_outcome(row)
+            self.store.reopen_search(self.run_id, self.key)
+        stop = await self._rejudge_unjudged()
+        if stop is None:
+            stop = await self._seed_archive()
+        reason, detail = stop or await self._loop()
+        if reason in (StopReason.INFRASTRUCTURE, StopReason.MODEL_ERROR):  # resumable, not finished
+            return self._suspend(reason, detail)
         return await self._finish(reason, detail)
 
     # -- state ------------------------------------------------------------------------------------------
@@ -153,19 +181,58 @@ class Search:
         )
 
     # -- the loop ---------------------------------------------------------------------------------------
-    async def _seed_archive(self) -> None:
+    async def _rejudge_unjudged(self) -> tuple[StopReason, str] | None:
+        """Verify again every restored hypothesis whose verdict was an infrastructure failure (it was never
+        judged), in place, so a resumed search judges what the model answered before asking it anything."""
+        entries = self.archive.entries
+        stale = [i for i, e in enumerate(entries) if infrastructure_error(e.verdict) is not None]
+        if not stale:
+            return None
+        verdicts = await asyncio.gather(
+            *(self._verify("search", self.task.verifier, entries[i].hypothesis) for i in stale)
+        )
+        if stop := self._breaker.observe(verdicts):
+            return stop
+        for i, verdict in zip(stale, verdicts, strict=True):
+            old = entries[i]
+            self.store.record_hypothesis(self.run_id, self.key, old.sample, old.hypothesis, verdict)
+            entries[i] = RecordedHypothesis(old.sample, old.hypothesis, verdict)
+        self.tracker.best_history = self._best_history()
+        self._emit("re-verified after infrastructure failures")
+        return None
+
+    def _best_history(self) -> list[float | None]:
+        """Best-so-far after each finished iteration, recomputed from the archive's (re-judged) verdicts."""
+        history: list[float | None] = []
+        best: float | None = None
+        for iteration in range(0, self.tracker.iterations + 1):
+            scores = [
+                e.verdict.score
+                for e in self.archive.entries
+                if e.hypothesis.iteration == iteration and e.verdict.score is not None
+            ]
+            if scores:
+                best = max(scores) if best is None else max(best, *scores)
+            if iteration > 0:
+                history.append(best)
+        return history
+
+    async def _seed_archive(self) -> tuple[StopReason, str] | None:
         """Verify the task's known candidates once, as iteration 0, so the first prompt can build on them."""
         if not self.task.seed_candidates or any(e.hypothesis.iteration == 0 for e in self.archive.entries):
-            return
+            return None
         seeds = [
             Hypothesis.create(content, iteration=0, model="seed", meta={"seed": True})
             for content in self.task.seed_candidates
         ]
         verdicts = await asyncio.gather(*(self._verify("search", self.task.verifier, h) for h in seeds))
+        if stop := self._breaker.observe(verdicts):
+            return stop  # not recorded: the seeds are verified again on resume, before any model call
         for sample, (h, v) in enumerate(zip(seeds, verdicts, strict=True)):
             self.store.record_hypothesis(self.run_id, self.key, sample, h, v)
             self.archive.entries.append(RecordedHypothesis(sample, h, v))
         self._emit("seeded")
+        return None
 
     async def _loop(self) -> tuple[StopReason, str]:
         rng = random.Random(self.settings.seed)
@@ -182,16 +249,20 @@ class Search:
                 self.tracker.elapsed_s = self._elapsed()
                 return StopReason.MAX_SECONDS, f"wall-clock limit reached during iteration {iteration}"
             if failure is not None:
-                return StopReason.MODEL_ERROR, failure
+                return failure
             self._emit()
             if stop := self.tracker.after_iteration():
                 return stop
 
-    async def _iteration(self, iteration: int, rng: random.Random) -> str | None:
-        """Run one iteration; returns an error message when the model produced nothing at all."""
-        parents = self.strategy.select_parents(self.archive, self.settings.top_k, rng)
-        messages = build_messages(self.task.system_prompt, self.task.instructions, parents)
-        parent_ids = tuple(p.hypothesis.id for p in parents)
+    async def _iteration(self, iteration: int, rng: random.Random) -> tuple[StopReason, str] | None:
+        """Run one iteration; returns why to stop when the model produced nothing at all, or when the
+        infrastructure breaker tripped (then nothing of this iteration but its model calls is recorded, so a
+        resume replays those calls and verifies their answers again)."""
+        plan = make_plan(
+            self.strategy, self.archive, self.settings, iteration, rng,
+            self.task.system_prompt, self.task.instructions,
+        )  # fmt: skip
+        messages = plan.messages
 
         recorded = self.store.recorded_calls(self.run_id, self.key, iteration)
         replayable = {s for s, call in recorded.items() if call.ok}
@@ -211,12 +282,14 @@ class Search:
         self.tracker.spend = self.store.spend(self.run_id, self.key)
         if not completions:
             errors = [r for r in results if isinstance(r, str)]
-            return errors[0] if errors else "no samples could be requested"
+            return StopReason.MODEL_ERROR, errors[0] if errors else "no samples could be requested"
 
-        hypotheses = [(s, self._parse(c, iteration, parent_ids)) for s, c in completions]
-        verdicts = await asyncio.gather(*(self._judge(h, parse_error) for _, (h, parse_error) in hypotheses))
+        parsed = [self._parse(c, iteration, plan) for _, c in completions]
+        judged = await judge_deduplicated(parsed, self.archive.entries, self._judge)  # near-copies once
+        if stop := self._breaker.observe([v for _, v in judged]):
+            return stop
         entries = []
-        for (sample, (hypothesis, _)), verdict in zip(hypotheses, verdicts, strict=True):
+        for (sample, _), (hypothesis, verdict) in zip(completions, judged, strict=True):
             self.store.record_hypothesis(self.run_id, self.key, sample, hypothesis, verdict)
             entries.append(RecordedHypothesis(sample, hypothesis, verdict))
         self.archive.extend(entries)
@@ -257,13 +330,14 @@ class Search:
         self.store.record_call(self.run_id, self.key, iteration, sample, messages, params, completion, None)
         return completion
 
-    def _parse(
-        self, completion: Completion, iteration: int, parent_ids: tuple[str, ...]
-    ) -> tuple[Hypothesis, str | None]:
+    def _parse(self, completion: Completion, iteration: int, plan: Plan) -> tuple[Hypothesis, str | None]:
         meta = {"finish_reason": completion.finish_reason} if completion.finish_reason else {}
+        meta = {**meta, **plan.meta}
+        parent_ids = plan.parent_ids
         try:
-            content = self.task.parse(completion.text)
+            content = plan.content(self.task.parse, completion.text)
         except ParseError as e:
+            meta = {**meta, **plan.error_meta(e)}
             return self._unparsed(completion, iteration, parent_ids, str(e), meta), str(e)
         except Exception as e:  # a parser bug must not end the search; the candidate is marked invalid
             message = f"the answer could not be parsed ({type(e).__name__}: {e})"
@@ -274,7 +348,7 @@ class Search:
 
     @staticmethod
     def _unparsed(
-        completion: Completion, iteration: int, parent_ids: tuple[str, ...], error: str, meta: dict[str, str]
+        completion: Completion, iteration: int, parent_ids: tuple[str, ...], error: str, meta: dict[str, Any]
     ) -> Hypothesis:
         return Hypothesis.create(
             completion.text,
@@ -327,10 +401,29 @@ class Search:
             status=VerdictStatus.ERROR,
             feedback="This candidate could not be evaluated because of an infrastructure failure; "
             "it was not judged.",
-            artifacts={"infrastructure_error": failure},
+            artifacts={INFRA_ARTIFACT: failure},
         )
 
     # -- the end ----------------------------------------------------------------------------------------
+    def _budget_reopens(self, row: SearchRecord) -> bool:
+        """A search finished by a limit that the (resumed run's) budget no longer imposes goes on: `assay
+        resume RUN --iterations 10` extends a run that stopped after 5."""
+        if row.stop_reason not in _LIMITS:
+            return False
+        return self.tracker.before_iteration() is None and self.tracker.after_iteration() is None
+
+    def _suspend(self, reason: StopReason, detail: str) -> SearchOutcome:
+        """Stop without finishing: the search stays resumable (no held-out check, no final record), since
+        what stopped it is outside the candidates and may be fixed."""
+        elapsed = self._elapsed()
+        self.store.set_search_elapsed(self.run_id, self.key, elapsed)
+        self.store.stop_search(self.run_id, self.key, stop_reason=reason.value, stop_detail=detail)
+        self._emit(f"stopped: {reason.value}")
+        return SearchOutcome(
+            self.key, reason, detail, self.archive.best(), None, self.tracker.iterations, self.tracker.spend,
+            elapsed,
+        )  # fmt: skip
+
     async def _finish(self, reason: StopReason, detail: str) -> SearchOutcome:
         best = self.archive.best()
         held_out = None

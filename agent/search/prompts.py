@@ -44,3 +44,55 @@ def build_messages(system_prompt: str, instructions: str, parents: list[Recorded
         parts.extend(describe_attempt(i + 1, p) for i, p in enumerate(parents))
         parts.append("Now give your improved solution, in the required format.")
     return [Message(role="system", content=system_prompt), Message(role="user", content="\n\n".join(parts))]
+
+
+def _section(title: str, entries: list[RecordedHypothesis], start: int) -> list[str]:
+    if not entries:
+        return []
+    return [title, *(describe_attempt(start + i, e) for i, e in enumerate(entries))]
+
+
+def describe_failed_edit(entry: RecordedHypothesis) -> str:
+    """A reply whose edit did not apply, with the reason: shown once, so that it is repaired, not lost."""
+    return "\n".join(
+        [
+            "```",
+            _clip(entry.hypothesis.content.rstrip("\n"), MAX_CONTENT_CHARS),
+            "```",
+            f"Why it could not be applied: {_clip(entry.verdict.feedback.strip(), MAX_FEEDBACK_CHARS)}",
+        ]
+    )
+
+
+def build_population_messages(
+    system_prompt: str,
+    instructions: str,
+    *,
+    parent: RecordedHypothesis | None,
+    top: list[RecordedHypothesis],
+    others: list[RecordedHypothesis],
+    failed_edits: list[RecordedHypothesis],
+    edit_instructions: str | None,
+) -> list[Message]:
+    """The evolve prompt: the parent to improve, the island's best and a few programs that behave
+    differently (each with its feedback), and any edit of the last round that could not be applied.
+    `edit_instructions` asks for SEARCH/REPLACE edits of the parent instead of a whole solution."""
+    parts = [instructions.strip()]
+    if parent is not None:
+        parts.append(
+            "## The program to improve\nIt was verified; the higher the score the better. Learn from the "
+            "feedback on it and on the other programs below."
+        )
+        parts.append(describe_attempt(1, parent))
+    parts += _section("## The best programs so far", top, 2)
+    parts += _section("## Programs that behave differently (for ideas)", others, 2 + len(top))
+    if failed_edits:
+        parts.append("## Your previous edits of this program could not be applied; repair them")
+        parts.extend(describe_failed_edit(e) for e in failed_edits)
+    if parent is None:
+        return [Message(role="system", content=system_prompt), Message(role="user", content=parts[0])]
+    if edit_instructions is not None:
+        parts.append(f"Now improve the program to improve (attempt 1).\n{edit_instructions}")
+    else:
+        parts.append("Now give your improved solution, in the required format.")
+    return [Message(role="system", content=system_prompt), Message(role="user", content="\n\n".join(parts))]

@@ -6,6 +6,8 @@ once and reaches the YAML/TOML keys, the stored config and the loop without a ha
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -20,6 +22,18 @@ class SearchSettings(BaseModel):
     seed: int = 0
     verify_concurrency: int = Field(default=4, ge=1)
     verify_retries: int = Field(default=2, ge=0)  # retries of infrastructure failures (never of candidates)
+    #: stop the search, resumably, once this many verifications in a row failed for the same kind of
+    #: infrastructure reason (after their retries): more model calls could not be judged either
+    infra_breaker: int = Field(default=5, ge=1, le=1000)
+    # -- evolve (agent/search/islands.py): the population and what each prompt shows --------------------
+    islands: int = Field(default=4, ge=1, le=64)  # iteration t breeds on island (t - 1) mod islands
+    #: after every this many iterations the best of each island is copied to the next; 0: never
+    migration_interval: int = Field(default=10, ge=0)
+    #: a parent of rank r (0 = the island's best) is drawn with weight exp(-r / selection_temperature)
+    selection_temperature: float = Field(default=2.0, gt=0, le=1000)
+    diverse_k: int = Field(default=2, ge=0, le=16)  # programs of other behaviours shown besides the top
+    #: `diff`: answers may be SEARCH/REPLACE edits of the parent (a failed edit is shown for repair)
+    edits: Literal["rewrite", "diff"] = "rewrite"
 
     def sample_seed(self, iteration: int, sample: int) -> int:
         """The same (seed, iteration, sample) always asks the model with the same seed."""

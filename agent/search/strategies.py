@@ -12,6 +12,20 @@ from typing import Protocol
 from agent.kernel.records import RecordedHypothesis
 from agent.kernel.registry import Registry
 from agent.search.archive import Archive, rank_key
+from agent.search.edits import EDIT_INSTRUCTIONS
+from agent.search.islands import (
+    EDIT_ERROR,
+    ISLAND,
+    Population,
+    build_population,
+    diverse,
+    pick_by_rank,
+)
+from agent.search.plan import Plan
+from agent.search.prompts import build_population_messages
+from agent.search.settings import SearchSettings
+
+REPAIR_OF = "repair_of"
 
 
 class Strategy(Protocol):
@@ -51,22 +65,80 @@ class Refine:
 
 @STRATEGIES.register("evolve")
 class Evolve:
-    """Tournament selection over the whole archive: keeps diversity where `refine` greedily exploits."""
+    """A population search (FunSearch/OpenEvolve): islands bred in turn, periodic migration, a parent drawn
+    by rank within its island, and a prompt that shows the parent, the island's best and a few programs
+    that behave differently, so distinct solutions stay alive where `refine` greedily exploits one.
+
+    The population is rebuilt from the archive every iteration (agent/search/islands.py), so a resumed
+    search continues with the same islands and migrations."""
 
     name = "evolve"
-    description = "parents drawn by tournament from the whole archive (keeps diversity)"
-    tournament = 3
+    description = "islands with migration, rank selection, diverse examples, optional diff edits"
+    temperature = 2.0  # of `select_parents`, which has no settings
 
     def select_parents(self, archive: Archive, k: int, rng: random.Random) -> list[RecordedHypothesis]:
-        pool = {e.hypothesis.id: e for e in archive.entries}  # one entry per distinct hypothesis
-        candidates = list(pool.values())
+        """k distinct hypotheses of the whole archive, each drawn by rank (see `pick_by_rank`)."""
+        ranked = sorted({e.hypothesis.id: e for e in archive.entries}.values(), key=rank_key, reverse=True)
         parents: list[RecordedHypothesis] = []
-        while candidates and len(parents) < k:
-            contenders = rng.sample(candidates, min(self.tournament, len(candidates)))
-            winner = max(contenders, key=rank_key)
+        while ranked and len(parents) < k:
+            winner = pick_by_rank(ranked, self.temperature, rng)
+            assert winner is not None
             parents.append(winner)
-            candidates.remove(winner)
+            ranked.remove(winner)
         return parents
+
+    def plan(
+        self,
+        archive: Archive,
+        settings: SearchSettings,
+        iteration: int,
+        rng: random.Random,
+        system_prompt: str,
+        instructions: str,
+    ) -> Plan:
+        population = build_population(archive.entries, settings.islands, settings.migration_interval)
+        island = population.island_for(iteration)
+        ranked = population.ranked(island)
+        failed, repair_parent = pending_repairs(archive, population, island)
+        parent = repair_parent or pick_by_rank(ranked, settings.selection_temperature, rng)
+        top = [e for e in ranked if parent is None or e.hypothesis.id != parent.hypothesis.id]
+        top = top[: settings.top_k]
+        shown = ([parent] if parent is not None else []) + top
+        others = diverse(ranked, shown, settings.diverse_k, rng)
+        diff = settings.edits == "diff" and parent is not None
+        messages = build_population_messages(
+            system_prompt,
+            instructions,
+            parent=parent,
+            top=top,
+            others=others,
+            failed_edits=failed,
+            edit_instructions=EDIT_INSTRUCTIONS if diff else None,
+        )
+        meta: dict[str, object] = {ISLAND: island}
+        if repair_parent is not None:
+            meta[REPAIR_OF] = failed[0].hypothesis.id
+        return Plan(
+            messages,
+            tuple(e.hypothesis.id for e in shown + others),  # the parent first
+            meta,
+            edit_base=parent.hypothesis.content if diff and parent is not None else None,
+        )
+
+
+def pending_repairs(
+    archive: Archive, population: Population, island: int
+) -> tuple[list[RecordedHypothesis], RecordedHypothesis | None]:
+    """The edits of the island's last iteration that could not be applied, and the parent they were
+    meant for when it should be edited again (once: a failed repair is shown, not retried again)."""
+    own = [e for e in archive.entries if e.hypothesis.meta.get(ISLAND) == island]
+    if not own:
+        return [], None
+    last = max(e.hypothesis.iteration for e in own)
+    failed = [e for e in own if e.hypothesis.iteration == last and e.hypothesis.meta.get(EDIT_ERROR)]
+    if not failed or REPAIR_OF in failed[0].hypothesis.meta or not failed[0].hypothesis.parent_ids:
+        return failed, None
+    return failed, population.members[island].get(failed[0].hypothesis.parent_ids[0])
 
 
 def make_strategy(name: str) -> Strategy:

@@ -40,7 +40,7 @@ from agent.kernel.types import (
     jsonable,
     revalidated_verdict,
 )
-from agent.store.migrations import check_not_newer, migrate, schema_version
+from agent.store.connect import DiskFullError, connect_read_only, connect_writable, is_disk_full
 from agent.store.records import (
     CachedVerdictRecord,
     CallRecord,
@@ -95,29 +95,28 @@ def _verdict_json(verdict: Verdict) -> str:
 class Store:
     """All persistence of assay. Used from one thread (the event loop's); each write is its own commit."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        """`read_only`: for commands that only read (`runs`, `show`): nothing is created, migrated or
+        switched to WAL, so a store on a read-only filesystem (or someone else's file) can still be read."""
         self.path = Path(path)
-        try:
-            if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"cannot open run store {self.path}: {e}") from None
-        try:
-            # refuse a newer file before touching it (switching to WAL would already write to it)
-            check_not_newer(schema_version(self._db), self.path)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            migrate(self._db, self.path)
-        except sqlite3.Error as e:
-            self._db.close()
-            raise StoreError(f"cannot open run store {self.path}: {e}") from None
-        except BaseException:
-            self._db.close()
-            raise
+        self.read_only = read_only
+        if read_only:
+            self._db = connect_read_only(self.path)
+        else:
+            self._db = connect_writable(path, self.path)
         self._db.row_factory = sqlite3.Row
         self._notes: dict[str, None] = {}  # insertion-ordered and deduplicated: a row is read many times
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        """A query's rows; a damaged file (random bytes in a page) is one StoreError, not a traceback."""
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as e:
+            raise StoreError(f"cannot read run store {self.path}: {e}") from None
+
+    def _row(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
 
     # -- reading untrusted rows -------------------------------------------------------------------------
     @property
@@ -159,7 +158,8 @@ class Store:
         try:
             self._db.execute(sql, tuple(_clean(p) for p in params))
         except sqlite3.Error as e:
-            raise StoreError(f"cannot write to run store {self.path}: {e}") from None
+            error = DiskFullError if is_disk_full(e) else StoreError
+            raise error(f"cannot write to run store {self.path}: {e}") from None
 
     # -- runs -------------------------------------------------------------------------------------------
     def create_run(
@@ -181,20 +181,24 @@ class Store:
             (status, time.time(), None if summary is None else _strict_json(summary), run_id),
         )
 
+    def set_run_config(self, run_id: str, config_json: str) -> None:
+        """A resume that changes the run (a larger budget, another --base-url) records what it runs with."""
+        self._write(
+            "UPDATE runs SET config_json = ?, updated = ? WHERE id = ?", (config_json, time.time(), run_id)
+        )
+
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with this id, or the only one whose id starts with it (as git does); else None.
 
         The prefix is compared literally (`substr`, not `LIKE`, where `_` and `%` are wildcards).
         """
-        rows = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchall()
+        rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
         if not rows and run_id:
-            rows = self._db.execute(
-                "SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(run_id), run_id)
-            ).fetchall()
+            rows = self._rows("SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(run_id), run_id))
         return self._parse_one(rows[0], run_from_row) if len(rows) == 1 else None
 
     def list_runs(self, limit: int = 50) -> list[RunRecord]:
-        rows = self._db.execute("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,)).fetchall()
+        rows = self._rows("SELECT * FROM runs ORDER BY created DESC LIMIT ?", (limit,))
         return self._parse(rows, run_from_row)
 
     # -- searches (one per problem) ---------------------------------------------------------------------
@@ -206,16 +210,27 @@ class Store:
         )
 
     def get_search(self, run_id: str, problem_key: str) -> SearchRecord | None:
-        row = self._db.execute(
-            "SELECT * FROM searches WHERE run_id = ? AND problem_key = ?", (run_id, problem_key)
-        ).fetchone()
+        row = self._row("SELECT * FROM searches WHERE run_id = ? AND problem_key = ?", (run_id, problem_key))
         return self._parse_one(row, search_from_row) if row is not None else None
 
     def searches(self, run_id: str) -> list[SearchRecord]:
-        rows = self._db.execute(
-            "SELECT * FROM searches WHERE run_id = ? ORDER BY position", (run_id,)
-        ).fetchall()
+        rows = self._rows("SELECT * FROM searches WHERE run_id = ? ORDER BY position", (run_id,))
         return self._parse(rows, search_from_row)
+
+    def reopen_search(self, run_id: str, problem_key: str) -> None:
+        """A finished search that a resumed run's larger budget lets go on is running again."""
+        self._write(
+            "UPDATE searches SET status = 'running' WHERE run_id = ? AND problem_key = ?",
+            (run_id, problem_key),
+        )
+
+    def stop_search(self, run_id: str, problem_key: str, *, stop_reason: str, stop_detail: str) -> None:
+        """A search that stopped without finishing (the model failed): why, and resumable (not finished)."""
+        self._write(
+            "UPDATE searches SET status = 'stopped', stop_reason = ?, stop_detail = ?"
+            " WHERE run_id = ? AND problem_key = ?",
+            (stop_reason, stop_detail, run_id, problem_key),
+        )
 
     def set_search_elapsed(self, run_id: str, problem_key: str, elapsed_s: float) -> None:
         self._write(
@@ -290,10 +305,10 @@ class Store:
         )
 
     def recorded_calls(self, run_id: str, problem_key: str, iteration: int) -> dict[int, RecordedCall]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT * FROM llm_calls WHERE run_id = ? AND problem_key = ? AND iteration = ?",
             (run_id, problem_key, iteration),
-        ).fetchall()
+        )
         return {call.sample: call.recorded() for call in self._parse(rows, call_from_row)}
 
     def calls(self, run_id: str, problem_key: str | None = None) -> list[CallRecord]:
@@ -302,17 +317,17 @@ class Store:
         if problem_key is not None:
             sql += " AND problem_key = ?"
             params += (problem_key,)
-        rows = self._db.execute(sql + " ORDER BY iteration, sample", params).fetchall()
+        rows = self._rows(sql + " ORDER BY iteration, sample", params)
         return self._parse(rows, call_from_row)
 
     def spend(self, run_id: str, problem_key: str) -> Spend:
-        row = self._db.execute(
+        row = self._row(
             """SELECT COUNT(*) AS calls, COALESCE(SUM(prompt_tokens + completion_tokens), 0) AS tokens,
                       COALESCE(SUM(cost_usd), 0.0) AS cost
                FROM llm_calls WHERE run_id = ? AND problem_key = ?""",
             (run_id, problem_key),
-        ).fetchone()
-        calls, tokens, cost = row
+        )
+        calls, tokens, cost = row if row is not None else (0, 0, 0.0)
         if type(tokens) is not int or not isinstance(cost, int | float) or not math.isfinite(cost):
             # SQLite sums whatever a hand-edited column holds (text reads as 0, a sum may overflow)
             self.note(f"llm_calls of {problem_key}: the recorded spend is unreadable; counted as 0")
@@ -344,10 +359,10 @@ class Store:
         )
 
     def hypotheses(self, run_id: str, problem_key: str) -> list[RecordedHypothesis]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT * FROM hypotheses WHERE run_id = ? AND problem_key = ? ORDER BY iteration, sample",
             (run_id, problem_key),
-        ).fetchall()
+        )
         return self._parse(rows, hypothesis_from_row)
 
     def cached_verdict(
@@ -357,13 +372,13 @@ class Store:
         runs no candidate code, which also reuses verdicts cached before identities were recorded: no
         sandbox can have changed those). An unreadable entry is a miss: the candidate is verified again."""
         identities = (sandbox, UNKNOWN_SANDBOX) if sandbox == NO_SANDBOX else (sandbox,)
-        rows = self._db.execute(
+        rows = self._rows(
             f"""SELECT * FROM verdicts
                WHERE problem_key = ? AND hypothesis_id = ? AND verifier = ? AND version = ?
                  AND sandbox IN ({", ".join("?" * len(identities))})
                ORDER BY sandbox DESC""",
             (problem_key, hypothesis_id, verifier, version, *identities),
-        ).fetchall()
+        )
         for row in rows:
             record = self._parse_one(row, cached_verdict_from_row)
             if record is not None:
@@ -388,9 +403,7 @@ class Store:
 
     def cached_verdicts(self, problem_key: str) -> list[CachedVerdictRecord]:
         """Every cached verdict of a problem, oldest first, whichever run (and sandbox) produced it."""
-        rows = self._db.execute(
-            "SELECT * FROM verdicts WHERE problem_key = ? ORDER BY created", (problem_key,)
-        ).fetchall()
+        rows = self._rows("SELECT * FROM verdicts WHERE problem_key = ? ORDER BY created", (problem_key,))
         return self._parse(rows, cached_verdict_from_row)
 
     # -- iterations (score history) ---------------------------------------------------------------------
@@ -421,15 +434,15 @@ class Store:
         )
 
     def iterations(self, run_id: str, problem_key: str) -> list[IterationRecord]:
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT * FROM iterations WHERE run_id = ? AND problem_key = ? ORDER BY iteration",
             (run_id, problem_key),
-        ).fetchall()
+        )
         return self._parse(rows, iteration_from_row)
 
     def iter_runs(self) -> Iterator[RunRecord]:
         """Every run, oldest first, read lazily (for tools that walk a large store)."""
-        for row in self._db.execute("SELECT * FROM runs ORDER BY created"):
+        for row in self._rows("SELECT * FROM runs ORDER BY created"):
             record = self._parse_one(row, run_from_row)
             if record is not None:
                 yield record

@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 
 from agent.kernel.errors import ConfigError
+from agent.kernel.needs import Needs
 from agent.kernel.sandbox import Limits
 from agent.kernel.task import Task
 from tasks.code.packing import CirclePackingVerifier
@@ -115,6 +116,10 @@ def read_seed_program(path: str | Path) -> str:
     return check_seed_program(source, f"the seed program {str(path)!r}")
 
 
+#: what grading needs: numpy in the sandbox's jobs (the candidates and the seed program import it)
+NEEDS = Needs(host_modules=("numpy",), sandbox_modules=("numpy",), install="pip install -e .")
+
+
 def make_task(seed_program: str | None = None) -> Task:
     """The task; `seed_program` (a whole program) replaces the built-in starting program."""
     seed = SEED_PROGRAM if seed_program is None else check_seed_program(seed_program)
@@ -132,6 +137,7 @@ def make_task(seed_program: str | None = None) -> Task:
             "seed": "built-in 6 x 5 grid (sum 2.1667)" if seed_program is None else "user program",
         },
         uses_sandbox=True,
+        needs=NEEDS,
     )
 
 

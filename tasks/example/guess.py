@@ -15,6 +15,7 @@ import asyncio
 import os
 
 from agent.kernel import Hypothesis, ParseError, Suite, Task, Verdict, VerdictStatus, fingerprint, task
+from agent.kernel.needs import Needs
 
 SECRETS = (37, 5, 81, 12)
 
@@ -79,6 +80,7 @@ def make_guess_task(index: int, secret: int) -> Task:
         parse=parse_number,
         verifier=GuessVerifier(secret),
         held_out=ExactVerifier(secret),
+        needs=Needs(),  # the whole verifier is above: nothing beyond assay itself
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import sympy as sp
 
+from agent.kernel.needs import Needs
 from agent.kernel.task import Suite, Task
 from tasks.parsing import boxed
 from verifiers.sympy.verifier import CheckKind, SympyVerifier
@@ -92,6 +93,10 @@ def generate(family: str, make: Generator, per_level: int = PER_LEVEL) -> list[M
     return problems
 
 
+#: the grader is sympy (with its LaTeX reader) on the host; no candidate code runs anywhere
+NEEDS = Needs(host_modules=("sympy", "latex2sympy2_extended"), install="pip install -e .")
+
+
 def make_task(problem: MathProblem, timeout_s: float = 10.0) -> Task:
     return Task(
         name=f"math/{problem.family}",
@@ -101,6 +106,7 @@ def make_task(problem: MathProblem, timeout_s: float = 10.0) -> Task:
         verifier=SympyVerifier(problem.kind, problem.data, mode="search", timeout_s=timeout_s),
         held_out=SympyVerifier(problem.kind, problem.data, mode="exact", timeout_s=timeout_s),
         info={"family": problem.family, "level": problem.level},
+        needs=NEEDS,
     )
 
 

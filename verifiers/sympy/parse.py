@@ -15,18 +15,25 @@ from collections.abc import Callable, Mapping
 
 import sympy as sp
 
+from verifiers.sympy.notation import (
+    AnswerParseError,
+    evaluate_sums,
+    finish_latex,
+    normalise_latex,
+    rewrite_bars,
+    rewrite_factorials,
+)
+
+__all__ = ["AnswerParseError", "parse_expression", "parse_expression_list", "split_top_level"]
+
 MAX_ANSWER_CHARS = 2000
 MAX_NODES = 5000
 #: a sum of n terms is n levels deep in the syntax tree
 MAX_DEPTH = 200
 PLAIN_FORMAT_HINT = (
     "write a plain SymPy/Python expression such as 3*x**2*sin(x) + exp(-x)/2 + sqrt(x) + log(x) "
-    "(^ also means power), or LaTeX such as \\frac{x^{2}}{2} + \\sin(x)"
+    "(^ also means power; |x|, n! and binomial(n, k) work too), or LaTeX such as \\frac{x^{2}}{2} + \\sin(x)"
 )
-
-
-class AnswerParseError(ValueError):
-    """The answer is not a well-formed expression in the accepted syntax; the message is for the model."""
 
 
 def _log(arg: sp.Expr, base: sp.Expr | None = None) -> sp.Expr:
@@ -65,11 +72,35 @@ FUNCTIONS: dict[str, tuple[Callable[..., sp.Expr], int, int]] = {
     "floor": (sp.floor, 1, 1),
     "ceiling": (sp.ceiling, 1, 1),
     "factorial": (sp.factorial, 1, 1),
+    "factorial2": (sp.factorial2, 1, 1),
+    "gamma": (sp.gamma, 1, 1),
+    "Gamma": (sp.gamma, 1, 1),
+    "binomial": (sp.binomial, 2, 2),
+    "comb": (sp.binomial, 2, 2),
+    "choose": (sp.binomial, 2, 2),
+    "nCr": (sp.binomial, 2, 2),
+    "nPr": (sp.ff, 2, 2),
+    "perm": (sp.ff, 2, 2),
+    "ff": (sp.ff, 2, 2),
+    "rf": (sp.rf, 2, 2),
     "erf": (sp.erf, 1, 1),
     "Rational": (sp.Rational, 2, 2),
     "O": (sp.Order, 1, 1),
     "Eq": (sp.Eq, 2, 2),
 }
+
+#: names that are a function only when called with two arguments: `C(n, k)` is n choose k, but `C` alone
+#: (a constant of integration) and `C(x + 1)` (implicit multiplication) keep their plain meaning
+PAIR_FUNCTIONS: dict[str, Callable[..., sp.Expr]] = {"C": sp.binomial, "P": sp.ff}
+
+#: sums and products: `Sum(k**2, (k, 1, n))`; evaluated to closed form after parsing (see notation.py)
+BOUND_FUNCTIONS: dict[str, type[sp.Sum] | type[sp.Product]] = {
+    "Sum": sp.Sum,
+    "summation": sp.Sum,
+    "Product": sp.Product,
+    "product": sp.Product,
+}
+MAX_LIMITS = 3
 
 CONSTANTS: dict[str, sp.Expr] = {
     "E": sp.E,
@@ -81,13 +112,12 @@ CONSTANTS: dict[str, sp.Expr] = {
     "infinity": sp.oo,
 }
 
-#: unevaluated calculus that would let an answer restate the question (`Integral(f, x)` as an antiderivative)
+#: unevaluated calculus that would let an answer restate the question (`Integral(f, x)` as an antiderivative);
+#: sums and products are not here: they are evaluated to closed form, or refused when SymPy cannot
 FORBIDDEN_RESULTS: tuple[type, ...] = (
     sp.Integral,
     sp.Derivative,
     sp.Limit,
-    sp.Sum,
-    sp.Product,
     sp.Subs,
 )
 
@@ -110,8 +140,11 @@ def _normalise_plain(text: str, implicit_multiplication: bool) -> str:
     for src, dst in _UNICODE.items():
         text = text.replace(src, dst)
     text = text.strip().rstrip(".").replace("^", "**")
+    text = rewrite_bars(text, implicit_multiplication)
     if implicit_multiplication:
         text = _IMPLICIT_NUMBER.sub(r"\1*", text)
+    text = rewrite_factorials(text, FUNCTIONS, implicit_multiplication)
+    if implicit_multiplication:
         text = _IMPLICIT_PAREN.sub(")*", text)
     return text
 
@@ -175,7 +208,7 @@ class _Builder:
     def _name(name: str) -> sp.Basic:
         if name in CONSTANTS:
             return CONSTANTS[name]
-        if name in FUNCTIONS:
+        if name in FUNCTIONS or name in BOUND_FUNCTIONS:
             raise AnswerParseError(f"{name} is a function: call it with an argument, e.g. {name}(x)")
         if not _NAME.match(name) or "__" in name:
             raise AnswerParseError(f"the name {name!r} is not allowed as a variable")
@@ -202,10 +235,14 @@ class _Builder:
         name = node.func.id
         if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
             raise AnswerParseError(f"{name}(...) takes plain positional arguments only")
+        if name in BOUND_FUNCTIONS:
+            return self._bound(name, node.args)
+        if name in PAIR_FUNCTIONS and len(node.args) == 2:
+            return PAIR_FUNCTIONS[name](*(self._expr(a) for a in node.args))
         if name not in FUNCTIONS:
             if self.implicit_multiplication and len(node.args) == 1 and name not in CONSTANTS:
                 return self._name(name) * self._expr(node.args[0])  # x(x+1) means x*(x+1)
-            allowed = ", ".join(sorted(FUNCTIONS))
+            allowed = ", ".join(sorted([*FUNCTIONS, *BOUND_FUNCTIONS]))
             raise AnswerParseError(f"unknown function {name!r}; the allowed functions are: {allowed}")
         builder, lo, hi = FUNCTIONS[name]
         if not lo <= len(node.args) <= hi:
@@ -215,6 +252,21 @@ class _Builder:
         if name == "Rational" and not all(isinstance(a, sp.Integer) for a in args):
             raise AnswerParseError("Rational(p, q) takes two integers")
         return builder(*args)
+
+    def _bound(self, name: str, args: list[ast.expr]) -> sp.Basic:
+        """`Sum(f, (k, a, b), ...)`: the limit tuples are read here, since tuples are not expressions."""
+        usage = f"{name}(f, (k, a, b)) takes a summand and one to {MAX_LIMITS} limits (index, low, high)"
+        if not 2 <= len(args) <= MAX_LIMITS + 1:
+            raise AnswerParseError(usage)
+        limits: list[tuple[sp.Basic, ...]] = []
+        for limit in args[1:]:
+            if not (isinstance(limit, ast.Tuple) and len(limit.elts) == 3):
+                raise AnswerParseError(usage)
+            index = self._expr(limit.elts[0])
+            if not isinstance(index, sp.Symbol):
+                raise AnswerParseError(f"the index of {name}(...) must be a variable name, as in (k, 1, n)")
+            limits.append((index, self._expr(limit.elts[1]), self._expr(limit.elts[2])))
+        return BOUND_FUNCTIONS[name](self._expr(args[0]), *limits)
 
 
 def _describe(node: ast.AST) -> str:
@@ -250,7 +302,7 @@ def _parse_latex(text: str) -> sp.Basic:
 
     config = ConversionConfig(interpret_as_mixed_fractions=False, lowercase_symbols=False)
     try:
-        result = latex2sympy(text, conversion_config=config)
+        result = latex2sympy(normalise_latex(text), conversion_config=config)
     except RecursionError:
         raise AnswerParseError("the LaTeX answer is nested too deeply; simplify it") from None
     except MemoryError:
@@ -260,7 +312,7 @@ def _parse_latex(text: str) -> sp.Basic:
         raise AnswerParseError(f"could not parse the LaTeX {text[:200]!r}: {first[:200]}") from None
     if not isinstance(result, sp.Basic):
         raise AnswerParseError(f"the LaTeX {text[:200]!r} is not a single expression")
-    return result
+    return finish_latex(result)
 
 
 def looks_like_latex(text: str) -> bool:
@@ -305,8 +357,7 @@ def _finish(result: sp.Basic, symbols: Mapping[str, sp.Symbol] | None, allow_ord
         raise AnswerParseError(f"expected a single expression, got a {type(result).__name__}")
     if result.has(*FORBIDDEN_RESULTS):
         raise AnswerParseError(
-            "the answer must be in closed form: unevaluated integrals, derivatives, limits or sums are not "
-            "accepted"
+            "the answer must be in closed form: unevaluated integrals, derivatives or limits are not accepted"
         )
     if result.has(sp.Order):
         if not allow_order:
@@ -317,7 +368,7 @@ def _finish(result: sp.Basic, symbols: Mapping[str, sp.Symbol] | None, allow_ord
     if symbols:
         by_name = {sp.Symbol(name): sym for name, sym in symbols.items()}
         result = result.xreplace(by_name)
-    return result
+    return evaluate_sums(result)
 
 
 _OUTER = (("\\left\\{", "\\right\\}"), ("\\{", "\\}"), ("\\left[", "\\right]"), ("[", "]"), ("{", "}"))

@@ -17,13 +17,13 @@ from agent.kernel.errors import ConfigError
 from agent.kernel.identity import fingerprint
 from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
 from sandboxes.child import DEFAULT_MEMORY_BYTES, preload, run_in_child
-from verifiers.sympy import checks, numeric, parse
+from verifiers.sympy import checks, notation, numeric, parse
 from verifiers.sympy.checks import KINDS, MODES, REQUIRED_DATA, CheckOptions, check
 from verifiers.sympy.parse import MAX_ANSWER_CHARS
 
 DEFAULT_TIMEOUT_S = 10.0
 #: the code that runs in the child: its source is part of every verdict's identity
-CHILD_MODULES = (checks, numeric, parse)
+CHILD_MODULES = (checks, notation, numeric, parse)
 
 preload("sympy", "latex2sympy2_extended", "verifiers.sympy.warmup")
 

@@ -231,7 +231,8 @@ def test_budget_flags_are_named_like_the_budget_and_the_earlier_names_still_work
     with ScriptedLLMServer(bisector) as server:
         proc = assay(
             "run", "example/guess", "--max-calls", "3", "--token-budget", "100000", "--max-cost", "5",
-            "--max-minutes", "2", "--target", "0", "--completion-tokens", "64", "--model", "openai/gpt-test",
+            "--price-in", "1", "--price-out", "1", "--max-minutes", "2", "--target", "0",
+            "--completion-tokens", "64", "--model", "openai/gpt-test",
             "--base-url", server.openai_base_url, "--db", str(db), "--json",
         )  # fmt: skip
         sent = [r.body.get("max_tokens") for r in server.requests]

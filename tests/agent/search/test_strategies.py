@@ -97,22 +97,23 @@ def test_evolve_never_returns_more_than_the_archive_holds() -> None:
     assert Evolve().select_parents(archive, 0, random.Random(0)) == []
 
 
-def test_evolve_prefers_higher_scores_in_expectation() -> None:
+def test_evolve_prefers_higher_ranks_in_expectation() -> None:
     entries = [recorded(f"c{i}", float(i), iteration=1, sample=i) for i in range(10)]
     archive = Archive(entries)
     firsts = [Evolve().select_parents(archive, 1, random.Random(seed))[0] for seed in range(400)]
     scores = [p.verdict.score for p in firsts]
     archive_mean = statistics.mean(float(i) for i in range(10))  # 4.5
-    # a tournament of 3 out of 10 wins with 8.25 on average by rank (7.25 by score); never the two worst
+    # weight exp(-rank / 2): the best is drawn about 40% of the time, the mean rank is about 1.5
     assert statistics.mean(scores) > archive_mean + 2
-    assert min(scores) >= 2.0
-    assert scores.count(9.0) > scores.count(3.0)
-    # and still keeps diversity: not only the best is ever shown
-    assert len(set(scores)) >= 5
+    assert scores.count(9.0) > scores.count(8.0) > scores.count(5.0)
+    assert len(set(scores)) >= 5  # and still keeps diversity: not only the best is ever shown
 
 
-def test_evolve_ranks_unscored_hypotheses_last_in_a_tournament() -> None:
+def test_evolve_ranks_unscored_hypotheses_last() -> None:
     archive = Archive([recorded("crash", None, iteration=9), recorded("weak", 0.01, iteration=1)])
-    for seed in range(10):
+    firsts = []
+    for seed in range(200):
         parents = Evolve().select_parents(archive, 2, random.Random(seed))
-        assert [p.hypothesis.content for p in parents] == ["weak", "crash"]  # a tournament of all: by rank
+        assert sorted(p.hypothesis.content for p in parents) == ["crash", "weak"]
+        firsts.append(parents[0].hypothesis.content)
+    assert firsts.count("weak") > firsts.count("crash") > 0  # ranked first, drawn first more often

@@ -1,0 +1,38 @@
+"""A store holding a finished run and one still running, made by the real `assay run` command."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from tests.support.cli import assay
+from tests.support.guesser import bisector
+from tests.support.llm_server import ScriptedLLMServer
+
+
+def run_guess(db: Path, base_url: str, *extra: str) -> str:
+    """One `assay run example/guess` against the scripted server; returns its run id."""
+    proc = assay(
+        "run", "example/guess", "--samples", "3", "--iterations", "6", "--target", "0",
+        "--model", "openai/gpt-test", "--base-url", base_url, "--db", str(db), "--json", *extra,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    run_id: str = json.loads(proc.stdout)["run_id"]
+    return run_id
+
+
+def finished_and_running(db: Path) -> tuple[str, str]:
+    """Two real runs; the second is then marked as in progress, as a search being watched would be."""
+    with ScriptedLLMServer(bisector) as server:
+        finished = run_guess(db, server.openai_base_url, "--problems", "0-1")
+        running = run_guess(db, server.openai_base_url, "--problems", "2")
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE runs SET status = 'running' WHERE id = ?", (running,))
+        con.execute(
+            "UPDATE searches SET status = 'running', held_out_json = NULL, stop_reason = NULL,"
+            " stop_detail = NULL"
+            " WHERE run_id = ?",
+            (running,),
+        )
+    return finished, running
