@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
@@ -12,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tasks.loss import digits_data
+from tasks.loss.limits import CANDIDATE_CPU_S
 from tasks.loss.weights import decode_mlp, finite, mlp_logits
 from verifiers.loss.problem import Graded, MalformedRun
 
@@ -28,6 +27,9 @@ class DigitsConfig:
     lr: float = 0.01
     batch_size: int = 100
     sample_epochs: tuple[int, ...] = (1, 5, 10, 20, 30, 45, 60)
+    #: CPU seconds the candidate's process may use per training run, the same on every split (see
+    #: tasks/loss/limits.py for how it was sized)
+    candidate_cpu_s: int = CANDIDATE_CPU_S
 
     def describe(self) -> str:
         arch = "-".join(str(n) for n in self.layers)
@@ -55,12 +57,14 @@ class NoisyDigits:
     def __init__(self, config: DigitsConfig | None = None) -> None:
         self.config = config or DigitsConfig()
 
-    def job_files(self, seeds: Sequence[int]) -> dict[str, bytes | str]:
-        data = digits_data.load()
-        cfg = {**asdict(self.config), "seeds": list(seeds)}
+    def job_config(self) -> dict[str, Any]:
+        cfg = asdict(self.config)
         cfg["sample_epochs"] = sorted({e for e in self.config.sample_epochs if e <= self.config.epochs})
+        return cfg
+
+    def job_files(self) -> dict[str, bytes | str]:
+        data = digits_data.load()
         return {
-            "config.json": json.dumps(cfg),
             "x_train.npy": _npy(data.x_train),
             "y_train.npy": _npy(data.y_train),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.kernel.needs import Needs
 from agent.kernel.plugins import task
 from agent.kernel.sandbox import Sandbox
 from agent.kernel.task import Task
@@ -28,10 +29,14 @@ Write a Python function with exactly this signature:
         # logits: float tensor [batch, 10] (raw network outputs); targets: int64 tensor [batch] (noisy labels)
         # return: a scalar tensor, differentiable with respect to logits
 
-Rules: use torch only (import torch / torch.nn.functional as F); define exactly one public function (helpers
-must start with an underscore or live inside it); return a finite scalar; no state between calls beyond
-what you compute from the arguments. Before training, the loss is checked on random inputs: it must return
-a finite scalar with finite, non-zero gradients. A loss that becomes NaN or inf during training fails.
+Rules: `torch`, `F` (torch.nn.functional), `math` and `np` (numpy) are already in scope, no import needed
+(your own import or definition of a name wins); compute with torch; define exactly one public function
+(helpers must start with an underscore or live inside it); return a finite scalar; no state between calls
+beyond what you compute from the arguments. The loss runs in a process of its own: it sees only its
+arguments (it cannot reach the model, the optimiser or the data), and has {cpu_s} s of CPU time per training
+run. Before training, every name it uses must be defined, and the loss is checked on random inputs: it must
+return a finite scalar with finite, non-zero gradients. A loss that becomes NaN or inf during training
+fails.
 
 Answer with one ```python code block containing the complete code."""
 
@@ -44,7 +49,9 @@ def build(config: DigitsConfig | None = None, *, sandbox: Sandbox | None = None)
     return Task(
         name="loss/noisy-digits",
         problem_id="noisy-digits",
-        instructions=INSTRUCTIONS.format(trainer=problem.config.describe()),
+        instructions=INSTRUCTIONS.format(
+            trainer=problem.config.describe(), cpu_s=problem.config.candidate_cpu_s
+        ),
         parse=code_block,
         verifier=LossTrainingVerifier("loss-train:noisy-digits", seeds=SEARCH_SEEDS, split="val", **common),
         held_out=LossTrainingVerifier(
@@ -52,6 +59,7 @@ def build(config: DigitsConfig | None = None, *, sandbox: Sandbox | None = None)
         ),
         seed_candidates=CLASSIFICATION_SEEDS,
         uses_sandbox=True,
+        needs=Needs(host_modules=("sklearn",), sandbox_modules=("torch", "numpy"), extra="loss"),
         info={
             "metric": "clean validation accuracy, mean over seeds 0-2 (held-out: test split, seeds 100-102)",
             "cross_entropy_val_acc": "0.66",

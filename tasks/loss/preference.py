@@ -10,7 +10,6 @@ and so the feedback the model sees, are computed on the proxy reward only.
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from tasks.loss import preference_data as pdata
+from tasks.loss.limits import CANDIDATE_CPU_S
 from tasks.loss.weights import Layer, decode_mlp, finite, mlp_logits
 from verifiers.loss.problem import Graded, MalformedRun
 
@@ -35,6 +35,9 @@ class PreferenceConfig:
     batch_size: int = 64
     beta: float = 0.1
     sample_epochs: tuple[int, ...] = (1, 2, 3, 5, 7, 10)
+    #: CPU seconds the candidate's process may use per training run, the same on every split (see
+    #: tasks/loss/limits.py for how it was sized)
+    candidate_cpu_s: int = CANDIDATE_CPU_S
 
     def describe(self) -> str:
         return (
@@ -87,12 +90,14 @@ class SyntheticPreference:
     def __init__(self, config: PreferenceConfig | None = None) -> None:
         self.config = config or PreferenceConfig()
 
-    def job_files(self, seeds: Sequence[int]) -> dict[str, bytes | str]:
-        data = pdata.load()
-        cfg = {**asdict(self.config), "seeds": list(seeds)}
+    def job_config(self) -> dict[str, Any]:
+        cfg = asdict(self.config)
         cfg["sample_epochs"] = sorted({e for e in self.config.sample_epochs if e <= self.config.epochs})
+        return cfg
+
+    def job_files(self) -> dict[str, bytes | str]:
+        data = pdata.load()
         files: dict[str, bytes | str] = {
-            "config.json": json.dumps(cfg),
             "x_train.npy": _npy(data.x_train),
             "chosen.npy": _npy(data.chosen),
             "rejected.npy": _npy(data.rejected),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.kernel.needs import Needs
 from agent.kernel.plugins import task
 from agent.kernel.sandbox import Sandbox
 from agent.kernel.task import Task
@@ -32,10 +33,13 @@ Write a Python function with exactly this signature:
         # policy being trained or the frozen reference policy; beta: float (the KL strength, {beta})
         # return: a scalar tensor, differentiable with respect to the policy log-probabilities
 
-Rules: use torch only (import torch / torch.nn.functional as F); define exactly one public function (helpers
-must start with an underscore or live inside it); return a finite scalar (e.g. the mean over the batch).
-Before training, the loss is checked on random inputs: it must return a finite scalar with finite, non-zero
-gradients. A loss that becomes NaN or inf during training fails.
+Rules: `torch`, `F` (torch.nn.functional), `math` and `np` (numpy) are already in scope, no import needed
+(your own import or definition of a name wins); compute with torch; define exactly one public function
+(helpers must start with an underscore or live inside it); return a finite scalar (e.g. the mean over the
+batch). The loss runs in a process of its own: it sees only its arguments (it cannot reach the model, the
+optimiser or the data), and has {cpu_s} s of CPU time per training run. Before training, every name it uses
+must be defined, and the loss is checked on random inputs: it must return a finite scalar with finite,
+non-zero gradients. A loss that becomes NaN or inf during training fails.
 
 Answer with one ```python code block containing the complete code."""
 
@@ -47,7 +51,11 @@ def build(config: PreferenceConfig | None = None, *, sandbox: Sandbox | None = N
     return Task(
         name="loss/preference",
         problem_id="preference",
-        instructions=INSTRUCTIONS.format(trainer=problem.config.describe(), beta=f"{problem.config.beta:g}"),
+        instructions=INSTRUCTIONS.format(
+            trainer=problem.config.describe(),
+            beta=f"{problem.config.beta:g}",
+            cpu_s=problem.config.candidate_cpu_s,
+        ),
         parse=code_block,
         verifier=LossTrainingVerifier("loss-train:preference", seeds=SEARCH_SEEDS, split="val", **common),
         held_out=LossTrainingVerifier(
@@ -55,6 +63,7 @@ def build(config: PreferenceConfig | None = None, *, sandbox: Sandbox | None = N
         ),
         seed_candidates=PREFERENCE_SEEDS,
         uses_sandbox=True,
+        needs=Needs(sandbox_modules=("torch", "numpy"), extra="loss"),
         info={
             "metric": "proxy-reward gain over the reference on validation contexts (held-out: gold reward, "
             "test contexts, seeds 100-102)",

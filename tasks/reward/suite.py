@@ -7,6 +7,7 @@ when a task is selected, so importing this module stays cheap.
 
 from __future__ import annotations
 
+from agent.kernel.needs import Needs
 from agent.kernel.plugins import task
 from agent.kernel.task import Task
 from tasks.reward.answer import reward_source
@@ -54,9 +55,14 @@ Optionally, let the numbers you are unsure of be tuned: assign each as a plain m
 magnitude where high/low >= 10); the verdict uses the best, and the feedback reports the tuned values.
 Answer with one ```python code block holding only your reward module: `import numpy as np`, any constants,
 helper functions and compute_reward. Do not copy the environment code above and do not write training or
-evaluation code: the trainer imports your module and calls compute_reward itself. The environment's
-upper-case constants (like MAX_STEPS) are already defined in your module; its functions are not. Work on
+evaluation code: the trainer imports your module and calls compute_reward itself. {in_scope} Work on
 whole arrays (numpy operations, `np.where` for conditions; no `if` or loops over environments)."""
+
+IN_SCOPE = (
+    "Already defined in your module, without importing or copying them: `np` (numpy), the environment's "
+    "constants {constants}{functions}. A name you define yourself replaces the one given; the environment's "
+    "other functions are not defined (they take internal states, compute_reward sees observations)."
+)
 
 
 def parse_reward(text: str) -> str:
@@ -64,11 +70,28 @@ def parse_reward(text: str) -> str:
     return reward_source(text)
 
 
+#: numpy, in the host's grader and in the sandbox's trainer and candidate processes
+NEEDS = Needs(host_modules=("numpy",), sandbox_modules=("numpy",), install="pip install -e .")
+
+
+def in_scope_text(problem: RewardProblem) -> str:
+    """Exactly the names the candidate's module finds defined (verifiers/reward/precheck.scope says which)."""
+    from verifiers.reward.precheck import scope
+
+    names = scope(problem.sim)
+    constants = ", ".join(n for n, kind in names.items() if kind == "constant")
+    functions = [f"`{n}`" for n, kind in names.items() if kind == "function"]
+    plural = "s" if len(functions) > 1 else ""
+    listed = f" and its function{plural} {', '.join(functions)} (defined above)" if functions else ""
+    return IN_SCOPE.format(constants=constants, functions=listed)
+
+
 def instructions(problem: RewardProblem) -> str:
     from verifiers.reward.tunable import MAX_TUNABLE
     from verifiers.reward.tuning import DEFAULT_BUDGET
 
     return TEMPLATE.format(
+        in_scope=in_scope_text(problem),
         goal=problem.goal,
         source=problem.environment_source().strip(),
         signature=SIGNATURE,
@@ -94,6 +117,7 @@ def make_task(key: str) -> Task:
         verifier=RewardEvaluator(problem, tuner=tuner),
         held_out=RewardHeldOut(problem, tuner=tuner),
         uses_sandbox=True,
+        needs=NEEDS,
         info={
             "trainer": problem.trainer.__name__.rsplit(".", 1)[-1],
             "search_seeds": ",".join(map(str, SEARCH_SEEDS)),
@@ -141,6 +165,7 @@ def make_dr_task(key: str) -> Task:
         verifier=DomainRandomisedEvaluator(problem, variant.bounds, tuner=tuner),
         held_out=held_out,
         uses_sandbox=True,
+        needs=NEEDS,
         info={
             "real_dynamics": repr(variant.real_dynamics),
             "held_out_seeds": ",".join(map(str, variant.seeds)),

@@ -104,9 +104,11 @@ def test_model_failures_end_with_a_reason_not_a_traceback(tmp_path: Path) -> Non
             "run", "example/guess", "--model", "openai/gpt-test", "--base-url", server.openai_base_url,
             "--db", str(tmp_path / "r.db"), "--json",
         )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
+    # the run did not complete: exit 3 (not 0), one line with the provider's reason and how to continue
+    assert proc.returncode == 3, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert json.loads(proc.stdout)["problems"][0]["stop_reason"] == "model_error"
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "HTTP 500" in last and "assay resume" in last
 
 
 def _verdict_rows(db: Path) -> list[tuple[str, str, float]]:

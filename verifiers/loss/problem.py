@@ -1,13 +1,14 @@
 """What the loss-training verifier needs from a loss-discovery problem.
 
 The family defines the protocol; `tasks/loss/` implements it. A problem ships a trainer (from its own
-`shipped/` folder) and the training split only; it grades the weights that come back on the host, on data
-the job never had. `grade` raises `MalformedRun` for weights that do not decode: the candidate's error.
+`shipped/` folder), the training split only, and the trainer's config (which the verifier sends on the
+trusted trainer's stdin with the seeds, out of the candidate's reach); it grades the weights that come back
+on the host, on data the job never had. `grade` raises `MalformedRun` for weights that do not decode: the
+candidate's error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,11 +30,18 @@ class Graded:
 class LossProblem(Protocol):
     """One loss-discovery problem: what the job gets and how the host grades what comes back."""
 
-    #: the sandbox-side trainer script; it imports `harness` and reads `config.json`
+    #: the sandbox-side trainer script; it imports `harness` and reads its config from stdin
     trainer_source: str
 
-    def job_files(self, seeds: Sequence[int]) -> dict[str, bytes | str]:
-        """Training data and configuration (never validation or test data)."""
+    def job_files(self) -> dict[str, bytes | str]:
+        """Training data only (never validation or test data), the same on every split: the candidate can
+        read the job directory, so nothing in it may say which seeds or split it is judged on."""
+        ...
+
+    def job_config(self) -> dict[str, Any]:
+        """The trainer's configuration (JSON), sent on the trusted trainer's stdin with the seeds; must
+        hold `candidate_cpu_s`, the candidate process's CPU budget per training run (the same on every
+        split)."""
         ...
 
     def grade(self, record: dict[str, Any], split: str) -> Graded:

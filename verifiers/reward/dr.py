@@ -44,6 +44,8 @@ def parse_randomisation(source: str, bounds: Mapping[str, tuple[float, float]]) 
         tree = ast.parse(source)
     except SyntaxError as e:
         raise RandomisationError(f"SyntaxError: {e.msg} (line {e.lineno})") from None
+    except (MemoryError, RecursionError, ValueError) as e:  # nested too deep for the parser, NUL bytes
+        raise RandomisationError(f"the code cannot be parsed ({type(e).__name__})") from None
     node = None
     for stmt in tree.body:
         if isinstance(stmt, ast.Assign) and any(
@@ -54,7 +56,7 @@ def parse_randomisation(source: str, bounds: Mapping[str, tuple[float, float]]) 
         raise RandomisationError(f"define a module-level {RANDOMISE_NAME} = {{name: (low, high), ...}}")
     try:
         value = ast.literal_eval(node)
-    except ValueError:
+    except (ValueError, TypeError, MemoryError, RecursionError):  # TypeError: {[]: ...} is unhashable
         raise RandomisationError(
             f"{RANDOMISE_NAME} must be a literal dict of (low, high) number pairs"
         ) from None
@@ -62,11 +64,12 @@ def parse_randomisation(source: str, bounds: Mapping[str, tuple[float, float]]) 
         raise RandomisationError(f"{RANDOMISE_NAME} must be a dict")
     ranges: dict[str, list[float]] = {}
     for name, pair in value.items():
-        if name not in bounds:
-            raise RandomisationError(f"unknown parameter {name!r} (known: {', '.join(sorted(bounds))})")
+        if not isinstance(name, str) or name not in bounds:
+            shown = repr(name)[:60]
+            raise RandomisationError(f"unknown parameter {shown} (known: {', '.join(sorted(bounds))})")
         numbers = number_pair(pair)
         if numbers is None:
-            raise RandomisationError(f"{name}: give a (low, high) pair of numbers, got {pair!r}")
+            raise RandomisationError(f"{name}: give a (low, high) pair of numbers, got {repr(pair)[:80]}")
         low, high = numbers
         lo_bound, hi_bound = bounds[name]
         if not (math.isfinite(low) and math.isfinite(high) and lo_bound <= low <= high <= hi_bound):

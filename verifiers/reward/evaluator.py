@@ -1,11 +1,14 @@
 """The reward evaluator: train with a candidate reward in the sandbox, score the policies on the host.
 
 The candidate's `compute_reward` is untrusted, so training with it runs inside the sandbox (the job ships the
-simulator, the trainer and `shipped/runner.py`, all pure numpy). The job returns the trained policies; the
-host decodes and validates them and measures the task's true success with its own copy of the simulator
-on fixed evaluation starts. A candidate can at worst hand back a different policy, and a forged policy that
-succeeds is a real solution, so the score cannot be forged. What the job reports about training (component
-statistics) only becomes feedback for the model.
+simulator, the trainer, `shipped/runner.py` and the candidate's own server, all pure numpy). Inside the job
+the candidate never shares a process with the trainer: the trusted runner calls it in a fresh process per
+seed with arrays and checks what comes back (`shipped/runner.py`, `verifiers/peer/shipped/peer.py`), so it
+can choose reward values but not what the trainer does with them. The runner's config (seeds, the seed salt,
+the record's nonce) travels on stdin. The job returns the trained policies; the host decodes and validates
+them and measures the task's true success with its own copy of the simulator on fixed evaluation starts.
+What the job reports about training (component statistics) only becomes feedback for the model, and
+whatever the record holds becomes the candidate's verdict, never an exception out of `verify`.
 
 A candidate may mark module-level constants as TUNABLE (`verifiers/reward/tunable.py`); then an inner
 optimiser (`verifiers/reward/tuning.py`) tunes them on separate seeds first and the verdict is for the tuned
@@ -18,6 +21,7 @@ import ast
 import base64
 import json
 import math
+import secrets
 import sys
 import time
 from collections.abc import Sequence
@@ -32,17 +36,26 @@ from agent.kernel.errors import VerifierError
 from agent.kernel.identity import fingerprint
 from agent.kernel.sandbox import ExecResult, Job, Limits, Sandbox
 from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
-from verifiers.reward import feedback, tunable, tuning
+from verifiers.peer import PEER_SOURCE, salt_id, seed_salt
+from verifiers.reward import feedback, precheck, tunable, tuning
 from verifiers.reward.feedback import merge_windows, reflection
 from verifiers.reward.problem import SEARCH_SEEDS, RewardProblem
-from verifiers.reward.shipped.runner import MAX_COMPONENTS, RESULT_MARK
 from verifiers.reward.tunable import TunableError, parse_tunable
 from verifiers.reward.tuning import Tuner, Tuning, with_tuning
 from verifiers.sandboxed import MalformedRun, python_job, read_record, run_job, unfinished
 
-RUNNER_SOURCE = (Path(__file__).parent / "shipped" / "runner.py").read_text(encoding="utf-8")
+SHIPPED = Path(__file__).parent / "shipped"
+RUNNER_SOURCE = (SHIPPED / "runner.py").read_text(encoding="utf-8")
+SERVER_SOURCE = (SHIPPED / "reward_server.py").read_text(encoding="utf-8")
+DRY_RUN_SOURCE = (SHIPPED / "dry_run.py").read_text(encoding="utf-8")
+#: the runner's result marker and component limit (the shipped files import modules only the job has;
+#: tests/verifiers/reward check that these match them)
+RESULT_MARK = "@@ASSAY-REWARD-RESULT@@"
+MAX_COMPONENTS = 16
+#: longest message or traceback from a record that is shown to the model
+MAX_TEXT = 8000
 #: the host-side code a verdict depends on (its checks, decoding, feedback and tuning)
-HOST_MODULES = (sys.modules[__name__], feedback, tunable, tuning)
+HOST_MODULES = (sys.modules[__name__], feedback, precheck, tunable, tuning)
 #: per seed; a vectorised reward costs microseconds per step, so this only stops rewards that loop in Python
 WALL_PER_SEED_S = 30.0
 
@@ -69,6 +82,8 @@ def check_source(source: str) -> str | None:
         tree = ast.parse(source)
     except SyntaxError as e:
         return f"SyntaxError: {e.msg} (line {e.lineno})"
+    except (MemoryError, RecursionError, ValueError) as e:  # nesting too deep for the parser, NUL bytes
+        return f"the code cannot be parsed ({type(e).__name__}: {str(e)[:200]})"
     names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     if "compute_reward" not in names:
         return "the code must define a top-level function `compute_reward(obs, action, next_obs, done)`"
@@ -76,11 +91,7 @@ def check_source(source: str) -> str | None:
 
 
 def decode_policy(blob: Any, shape: tuple[int, ...]) -> np.ndarray:
-    if (
-        not isinstance(blob, dict)
-        or tuple(blob.get("shape") or ()) != shape
-        or not isinstance(blob.get("b64"), str)
-    ):
+    if not isinstance(blob, dict) or blob.get("shape") != list(shape) or not isinstance(blob.get("b64"), str):
         raise MalformedRun(f"policy is not a float64 array of shape {shape}")
     try:
         raw = base64.b64decode(blob["b64"], validate=True)
@@ -105,12 +116,39 @@ def decode_windows(log: Any) -> dict[str, list[float | None]]:
         values: list[float | None] = []
         for v in series:
             if v is not None and (
-                isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v)
+                isinstance(v, bool) or not isinstance(v, int | float) or not abs(v) <= 1e300
             ):
-                raise MalformedRun("training log windows are malformed")
+                raise MalformedRun("training log windows are malformed")  # also NaN (not <=), huge ints
             values.append(None if v is None else float(v))
         out[name] = values
     return out
+
+
+def _text(value: object) -> str:
+    """A record's message as text of bounded length (it may be anything JSON can hold)."""
+    text = value if isinstance(value, str) else "" if value is None else repr(value)[:MAX_TEXT]
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT // 4] + "\n...\n" + text[-MAX_TEXT // 2 :]
+
+
+def _exception_text(record: dict[str, Any], where: str) -> str:
+    """The feedback for a reward that raised: the line it names first, then its own frames (if any)."""
+    message, tb = _text(record.get("message")), _text(record.get("traceback"))
+    if record.get("phase") == "load":  # "while loading your code: ..." or "... on 16 sample steps ...: ..."
+        head = f"Checked before training: {message}" if message else "compute_reward raised while loading"
+    else:
+        head = f"compute_reward raised while training{where}" + (f": {message}" if message else "")
+    return f"{head}\n{tb}".strip()
+
+
+def _finite(value: object) -> float:
+    """A finite non-negative float from a record's number, else 0 (metrics only, never the score)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0.0
+    try:
+        number = float(value)
+    except OverflowError:
+        return 0.0
+    return number if math.isfinite(number) and number >= 0 else 0.0
 
 
 class RewardEvaluator:
@@ -150,6 +188,10 @@ class RewardEvaluator:
             self.problem,
             self.problem.job_files(),
             RUNNER_SOURCE,
+            SERVER_SOURCE,
+            DRY_RUN_SOURCE,
+            PEER_SOURCE,
+            salt_id(),
             grader,
             *HOST_MODULES,
         )
@@ -157,20 +199,25 @@ class RewardEvaluator:
     def job(
         self, source: str, seeds: Sequence[int] | None = None, constants: dict[str, float] | None = None
     ) -> Job:
+        """The job: the trusted runner with its config on stdin (seeds, salt, tuned constants, the record's
+        nonce: nothing in a file, where the candidate could read which split is judging it)."""
         config: dict[str, Any] = {
             "seeds": list(self.seeds if seeds is None else seeds),
             "trainer_config": self.problem.trainer_config,
             "randomise": self.randomise,
+            "constants": constants or {},
+            "salt": seed_salt(),
+            "nonce": secrets.token_hex(16),
         }
-        if constants:
-            config["constants"] = constants
         files: dict[str, bytes | str] = {
             **self.problem.job_files(),
             "runner.py": RUNNER_SOURCE,
+            "reward_server.py": SERVER_SOURCE,
+            "dry_run.py": DRY_RUN_SOURCE,
+            "peer.py": PEER_SOURCE,
             "candidate.py": source,
-            "config.json": json.dumps(config),
         }
-        return python_job("runner.py", files, self.limits)
+        return python_job("runner.py", files, self.limits, stdin=json.dumps(config).encode())
 
     async def verify(self, hypothesis: Hypothesis) -> Verdict:
         started = time.monotonic()
@@ -180,6 +227,8 @@ class RewardEvaluator:
     async def train_tuned(self, source: str) -> tuple[Verdict, Trained | None, Tuning | None]:
         """Tune the constants the source marks TUNABLE (if any), then train on the verifier's seeds."""
         problem = check_source(source)
+        if problem is None and (static := self.static_check(source)) is not None:
+            return static, None, None
         try:
             tunables = parse_tunable(source) if problem is None else ()
         except TunableError as e:
@@ -200,19 +249,45 @@ class RewardEvaluator:
             return Verdict(
                 status=VerdictStatus.INVALID, feedback=f"Not a valid reward function: {problem}"
             ), None
+        if (static := self.static_check(source)) is not None:
+            return static, None
         use = self.seeds if seeds is None else tuple(seeds)
-        result = await run_job(self.job(source, use, constants), self._sandbox)
-        return await self.judge(result, use)
+        job = self.job(source, use, constants)
+        result = await run_job(job, self._sandbox)
+        nonce = json.loads(job.stdin or b"{}")["nonce"]
+        return await self.judge(result, use, nonce=nonce)
 
-    async def judge(self, result: ExecResult, seeds: Sequence[int]) -> tuple[Verdict, Trained | None]:
-        """Turn what the job reported into a verdict; the score always comes from the host's own rollouts."""
-        record = read_record(result.stdout, RESULT_MARK)
+    def static_check(self, source: str) -> Verdict | None:
+        """The host's check before any job is sent (names used but never defined), as a verdict, or None."""
+        missing = precheck.undefined_names(source, precheck.scope(self.problem.sim))
+        if missing is None:
+            return None
+        return Verdict(status=VerdictStatus.INVALID, feedback=f"Checked before training: {missing}")
+
+    async def judge(
+        self, result: ExecResult, seeds: Sequence[int], *, nonce: str | None = None
+    ) -> tuple[Verdict, Trained | None]:
+        """Turn what the job reported into a verdict; the score always comes from the host's own rollouts.
+
+        Every field of the record is hostile input (the runner is trusted, but a sandbox escape or a bug
+        could hand us anything): whatever it holds becomes the candidate's verdict, never an exception."""
+        try:
+            return await self._judge(result, seeds, nonce)
+        except (MalformedRun, TypeError, ValueError, OverflowError, AttributeError, KeyError) as e:
+            return Verdict(
+                status=VerdictStatus.ERROR, feedback=f"The job returned a malformed result: {str(e)[:500]}"
+            ), None
+
+    async def _judge(
+        self, result: ExecResult, seeds: Sequence[int], nonce: str | None
+    ) -> tuple[Verdict, Trained | None]:
+        record = read_record(result.stdout, RESULT_MARK, nonce=nonce)
         ended = unfinished(result, finished=record is not None)
         if ended is not None and ended.kind == "timeout":
             msg = (
                 f"Training timed out after {self.limits.wall_s:g} s for {len(seeds)} seeds. compute_reward "
-                "is called once per step for a whole batch of environments: vectorise it with numpy (no "
-                "Python loops over environments) and keep it cheap."
+                "is called with whole batches of environment steps: vectorise it with numpy (no Python "
+                "loops over environments) and keep it cheap."
             )
             return Verdict(status=VerdictStatus.TIMEOUT, feedback=msg), None
         if ended is not None and ended.kind == "oom":
@@ -223,26 +298,31 @@ class RewardEvaluator:
                 status=VerdictStatus.ERROR, feedback=f"Training ended without a result ({how}).\n{tail}"
             ), None
         status = record.get("status")
+        seed = record.get("seed")
+        where = f" (seed {seed})" if isinstance(seed, int) and seed in seeds else ""
+        if status == "bad_reward" and record.get("phase") == "load":  # what it returned on sample steps
+            msg = f"Checked before training: {_text(record.get('message'))}"
+            return Verdict(status=VerdictStatus.FAIL, feedback=msg), None
         if status == "bad_reward":
-            where = f" (seed {record['seed']})" if "seed" in record else ""
-            msg = f"Training stopped{where}: {record.get('message', '')}".strip()
+            msg = f"Training stopped{where}: {_text(record.get('message'))}".strip()
             return Verdict(
                 status=VerdictStatus.FAIL, feedback=msg + "\nReturn finite values of the right shape."
             ), None
+        if status == "over_budget":
+            msg = (
+                f"Training stopped{where}: compute_reward used more than its CPU budget for one training. "
+                "It is called with whole batches of environment steps: vectorise it with numpy (no Python "
+                "loops over environments) and keep it cheap."
+            )
+            return Verdict(status=VerdictStatus.TIMEOUT, feedback=msg), None
         if status == "exception":
-            phase = "while loading your code" if record.get("phase") == "load" else "while training"
-            text = f"compute_reward raised an exception {phase}:\n{record.get('traceback', '')}".strip()
-            return Verdict(status=VerdictStatus.ERROR, feedback=text), None
+            return Verdict(status=VerdictStatus.ERROR, feedback=_exception_text(record, where)), None
         if status != "ok":
+            shown = _text(status)[:80]
             return Verdict(
-                status=VerdictStatus.ERROR, feedback=f"Malformed training result (status {status!r})."
+                status=VerdictStatus.ERROR, feedback=f"Malformed training result (status {shown!r})."
             ), None
-        try:
-            trained = await self._measure(record, seeds)
-        except MalformedRun as e:
-            return Verdict(
-                status=VerdictStatus.ERROR, feedback=f"The job returned a malformed result: {e}"
-            ), None
+        trained = await self._measure(record, seeds)
         return self._verdict(trained, seeds, result), trained
 
     async def _measure(self, record: dict[str, Any], seeds: Sequence[int]) -> Trained:
@@ -256,7 +336,8 @@ class RewardEvaluator:
         shape = self.problem.policy_shape()
         policies = [decode_policy(r.get("policy"), shape) for r in runs]
         windows = [decode_windows(r.get("log")) for r in runs]
-        cpu = sum(float(r.get("cpu_s") or 0.0) for r in runs if isinstance(r.get("cpu_s"), int | float))
+        cpu = sum(_finite(r.get("cpu_s")) for r in runs)
+        reward_cpu = max(_finite(r.get("reward_cpu_s")) for r in runs)
         success = await asyncio.to_thread(lambda: [self.problem.evaluate(p) for p in policies])
         merged = merge_windows(windows)
         returns = [v for v in merged.get("return", []) if v is not None]
@@ -266,18 +347,20 @@ class RewardEvaluator:
             windows=merged,
             cpu_s=cpu,
             own_return=returns[-1] if returns else None,
+            extra={"reward_cpu_s_max": reward_cpu},
         )
 
     def _verdict(self, trained: Trained, seeds: Sequence[int], result: ExecResult) -> Verdict:
         metrics: dict[str, float] = {f"success_seed_{s}": v for s, v in trained.per_seed.items()}
         metrics["train_wall_s"] = result.wall_s
         metrics["train_cpu_s"] = trained.cpu_s
-        if trained.own_return is not None:
-            metrics["own_return_final"] = trained.own_return
+        metrics.update(trained.extra)  # the candidate process's CPU seconds for its costliest seed
         for name, series in trained.windows.items():
             present = [v for v in series if v is not None]
             if name.startswith("component:") and present:
                 metrics[f"{name.split(':', 1)[1]}_final"] = present[-1]
+        if trained.own_return is not None:  # after the components: a component named own_return is not it
+            metrics["own_return_final"] = trained.own_return
         feedback = reflection(
             trainer_name=self.problem.trainer.__name__.rsplit(".", 1)[-1],
             seeds=seeds,

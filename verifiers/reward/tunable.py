@@ -46,18 +46,24 @@ def number_pair(pair: object) -> tuple[float, float] | None:
         return None
     if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in pair):
         return None
-    return float(pair[0]), float(pair[1])
+    try:
+        return float(pair[0]), float(pair[1])
+    except OverflowError:  # an int literal too large for a float: not a usable bound
+        return None
 
 
 def _number(node: ast.expr) -> float | None:
     """The value of an int/float literal (optionally negated); None for anything else, bools included."""
     try:
         value = ast.literal_eval(node)
-    except ValueError:
+    except (ValueError, TypeError, MemoryError, RecursionError):
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        return None
 
 
 def _target_names(target: ast.expr | None) -> list[str]:
@@ -129,6 +135,8 @@ def parse_tunable(source: str) -> tuple[Tunable, ...]:
         tree = ast.parse(source)
     except SyntaxError as e:
         raise TunableError(f"SyntaxError: {e.msg} (line {e.lineno})") from None
+    except (MemoryError, RecursionError, ValueError) as e:  # nested too deep for the parser, NUL bytes
+        raise TunableError(f"the code cannot be parsed ({type(e).__name__})") from None
     bound = _module_assignments(tree)
     stmts = bound.get(TUNABLE_NAME, [])
     if not stmts:
@@ -140,7 +148,7 @@ def parse_tunable(source: str) -> tuple[Tunable, ...]:
         raise TunableError(f"write {TUNABLE_NAME} as a plain assignment: {TUNABLE_NAME} = {{...}}")
     try:
         value = ast.literal_eval(stmt.value)
-    except ValueError:
+    except (ValueError, TypeError, MemoryError, RecursionError):  # TypeError: {[]: ...} is unhashable
         raise TunableError(
             f'{TUNABLE_NAME} must be a literal dict of (low, high) number pairs, like {{"W": (0.0, 10.0)}}'
         ) from None

@@ -87,8 +87,8 @@ async def test_preference_held_out_uses_the_gold_reward(sandbox: Sandbox) -> Non
 def test_the_preference_job_gets_training_pairs_only() -> None:
     """The sandboxed job must never see validation/test contexts or either reward, only the labelled pairs."""
     data = preference_data.load()
-    files = SyntheticPreference(SHORT_PREF).job_files([0])
-    assert set(files) == {"config.json", "x_train.npy", "chosen.npy", "rejected.npy"} | {
+    files = SyntheticPreference(SHORT_PREF).job_files()
+    assert set(files) == {"x_train.npy", "chosen.npy", "rejected.npy"} | {
         f"ref_{p}{i}.npy" for p in "wb" for i in range(2)
     }
     blob = b"".join(f if isinstance(f, bytes) else f.encode() for f in files.values())

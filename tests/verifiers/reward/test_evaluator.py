@@ -12,8 +12,7 @@ import pytest
 from agent.kernel.sandbox import ExecResult, Sandbox
 from agent.kernel.types import Hypothesis, VerdictStatus
 from tasks.reward.problems import PROBLEMS
-from verifiers.reward.evaluator import RewardEvaluator
-from verifiers.reward.shipped.runner import RESULT_MARK
+from verifiers.reward.evaluator import RESULT_MARK, RewardEvaluator
 
 pytestmark = pytest.mark.requires_modules("numpy")
 
@@ -32,8 +31,9 @@ NAN_LATER = """import numpy as np
 
 
 def compute_reward(obs, action, next_obs, done):
+    # finite on the start states (the check before training passes), NaN once the car gets past -0.3
     height = next_obs[:, 0] + 0.5
-    return np.where(next_obs[:, 0] > -0.45, np.log(-height), height), {"height": height}
+    return np.where(next_obs[:, 0] > -0.3, np.log(-height), height), {"height": height}
 """
 
 RAISES = """import numpy as np

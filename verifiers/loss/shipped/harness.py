@@ -1,30 +1,93 @@
-"""Sandbox-side harness shared by the loss trainers: load the candidate, gate it, report back.
+"""Trusted side of a loss job: the trainer's half, which never shares a process with the candidate.
 
-This file is shipped *into* the sandbox next to a task's trainer script and runs there, in the same process as
-the untrusted candidate. It therefore only needs the standard library, numpy and torch, and it never decides
-a score: it reports trained weights and the host grades them on data the job never saw. Anything the
-candidate forges here can at most change the weights it hands back, which the host then measures honestly.
+Shipped into the sandbox next to a task's trainer script, `peer.py` and `loss_server.py`. The trainer (this
+process) holds the model, the optimiser, the data, the config (read from stdin, never from a file), the seeds
+and the result channel (its stdout). The candidate loss runs in `loss_server.py`'s process and only ever sees
+detached copies of the model's outputs; it answers [loss value, d loss / d each output], which this side
+checks (dtype, exact shape, finite, bounded) before it calls `backward` on its own outputs with them. So a
+candidate can still return any gradient for the outputs (that is what a loss is), but it cannot patch the
+optimiser, edit the config, replace the training loop, see which seeds or split it is judged on, or write
+the record: those are in a process it cannot reach (non-dumpable, see `peer.harden`).
+
+The seeds a trainer uses are `peer.derive_seed(salt, seed)`: a keyed hash of the named seed, so nothing a
+candidate observes (initial logits, batch order) can be matched to assay's public seed lists.
+
+The host grades the weights reported here on data the job never had.
 """
 
 from __future__ import annotations
 
 import ast
 import base64
+import contextlib
 import json
 import math
 import os
+import re
 import sys
-import traceback
-import types
 import zlib
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
+import peer
 import torch
 
 RESULT_MARK = "@@ASSAY-LOSS-RESULT@@"
-CANDIDATE_FILE = "candidate.py"
+SERVER_FILE = "loss_server.py"
+CPU_FAULT = "more than its CPU budget"  # equal to loss_server.CPU_FAULT (that module imports torch)
+#: a gradient entry above this overflows Adam's float32 second moment (g**2 > 3.4e38) or close to it
+MAX_GRAD = 1e15
+#: replies are one float and gradients of the outputs: a few hundred kB at most for these trainers
+MAX_REPLY_BYTES = 4 << 20
+#: CPU seconds the zygote may spend on top of one run's budget: importing torch (~1.7 s warm, ~3.5 s cold)
+IMPORT_CPU_S = 30
+GATE_SEED = 1234
+GATE_SCALES = (1.0, 10.0)
+
+Arg = tuple[Any, str]  # (tensor or float, "diff" | "const" | "float")
+
+
+#: a frame of the candidate's own code in a trimmed traceback, and the source line printed under it
+_FRAME = re.compile(r'File "[^"\n]*candidate\.py", line (\d+), in [^\n]*\n[ \t]+([^\n]*)')
+#: exception text -> the fix a small model needs, said in one line (first match wins)
+HINTS = (
+    (
+        "Boolean value of Tensor with more than one value is ambiguous",
+        "an `if` (or and/or/not) on a tensor with several values: use torch.where(condition, a, b)",
+    ),
+    (
+        r"must be Tensor, not (float|int)",
+        "a Python number where torch expects a tensor: use math.* on numbers (e.g. math.log(beta)) or "
+        "torch.as_tensor(x)",
+    ),
+    (
+        r"only integer tensors of a single element can be converted to an index|"
+        r"one_hot is only applicable to index tensor",
+        "an index must be an int64 tensor (targets are already int64): do not convert it to float first",
+    ),
+    (
+        r"The size of tensor a \(\d+\) must match the size of tensor b",
+        "shapes do not broadcast: check each argument's shape in the signature (e.g. use "
+        "F.one_hot(targets, num_classes) or logits.gather(1, targets[:, None]))",
+    ),
+)
+
+
+def summarise(e: peer.CandidateRaised) -> str:
+    """One line for the model: the candidate's own line that raised, its code, the error and a likely fix.
+
+    The traceback is the candidate's (untrusted text, bounded by `peer`): it only shapes its own feedback."""
+    frames = _FRAME.findall(e.traceback[-4000:])
+    at = ""
+    if frames:
+        line, code = frames[-1]
+        code = code.strip()
+        at = f" at line {line} (`{code if len(code) <= 100 else code[:97] + '...'}`)"
+    hint = next((fix for pattern, fix in HINTS if re.search(pattern, str(e))), "")
+    text = f"{at}: {str(e)[:300]}" if at else f" {str(e)[:300]}"
+    return text + (f"\nLikely fix: {hint}" if hint else "")
 
 
 class GateError(Exception):
@@ -32,7 +95,7 @@ class GateError(Exception):
 
 
 class NonFiniteLoss(Exception):
-    """The loss became NaN or infinite during training."""
+    """The loss, its gradient or the weights became NaN, infinite or too large during training."""
 
 
 def make_deterministic() -> None:
@@ -41,17 +104,9 @@ def make_deterministic() -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def take_stdout() -> Any:
-    """Keep the real stdout for the result and point fd 1 at stderr, so candidate prints cannot mix in."""
+def emit(result: dict[str, Any]) -> None:
+    sys.stdout.write("\n" + RESULT_MARK + json.dumps(result, separators=(",", ":")) + "\n")
     sys.stdout.flush()
-    real = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    return real
-
-
-def emit(out: Any, result: dict[str, Any]) -> None:
-    out.write("\n" + RESULT_MARK + json.dumps(result, separators=(",", ":")) + "\n")
-    out.flush()
 
 
 def encode(arrays: Sequence[torch.Tensor], dtype: str = "float32") -> str:
@@ -60,127 +115,184 @@ def encode(arrays: Sequence[torch.Tensor], dtype: str = "float32") -> str:
     return base64.b64encode(zlib.compress(flat.tobytes(), 1)).decode("ascii")
 
 
-def _public_callables(source: str) -> list[str]:
-    """Top-level functions, lambdas and classes the source defines; `_private` helpers do not count."""
+def public_callable(source: str) -> str:
+    """The source's single public top-level function (or lambda, or class); GateError saying why not.
+
+    Parsing hostile text here executes none of it; the candidate's code only ever runs in its own process."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError as e:
+        raise GateError(f"the code does not parse: {e.msg} (line {e.lineno})") from None
+    except (ValueError, RecursionError, MemoryError) as e:
+        raise GateError(f"the code does not parse: {type(e).__name__}") from None
     names: list[str] = []
-    for node in ast.parse(source).body:
+    for node in body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.append(node.name)
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
             names.extend(t.id for t in node.targets if isinstance(t, ast.Name))
-    return [n for n in names if not n.startswith("_")]
-
-
-def load_candidate(path: str = CANDIDATE_FILE) -> Callable[..., Any]:
-    """Import the candidate and return its single public callable, or raise GateError saying why not."""
-    with open(path, encoding="utf-8") as f:
-        source = f.read()
-    try:
-        names = _public_callables(source)
-    except SyntaxError as e:
-        raise GateError(f"the code does not parse: {e.msg} (line {e.lineno})") from None
+    names = [n for n in names if not n.startswith("_")]
     if len(names) != 1:
-        found = ", ".join(names) or "none"
         raise GateError(
-            f"define exactly one public loss function (found {len(names)}: {found}); "
+            f"define exactly one public loss function (found {len(names)}: {', '.join(names) or 'none'}); "
             "name helpers with a leading underscore or nest them inside the loss"
         )
-    module = types.ModuleType("candidate")
-    module.__file__ = path
-    sys.modules["candidate"] = module
-    try:
-        exec(compile(source, path, "exec"), module.__dict__)
-    except Exception as e:
-        raise GateError(f"importing the code raised {type(e).__name__}: {e}\n{short_traceback()}") from None
-    fn = module.__dict__.get(names[0])
-    if not callable(fn):
-        raise GateError(f"{names[0]!r} is not callable")
-    return fn
+    return names[0]
 
 
-def check_scalar(value: Any, what: str) -> torch.Tensor:
-    """The loss must be a finite 0-dim (or one-element) tensor; say precisely what it was instead."""
-    if not isinstance(value, torch.Tensor):
-        raise GateError(f"{what} returned {type(value).__name__}, expected a scalar torch.Tensor")
-    if value.numel() != 1:
-        raise GateError(
-            f"{what} returned a tensor of shape {tuple(value.shape)}, expected a scalar: "
-            "reduce it (e.g. .mean())"
-        )
-    if not value.is_floating_point():
-        raise GateError(f"{what} returned dtype {value.dtype}, expected a floating-point scalar")
-    if not math.isfinite(float(value.detach())):
-        raise GateError(f"{what} returned a non-finite value ({float(value.detach())})")
-    if not value.requires_grad:
-        raise GateError(f"{what} returned a value with no gradient: it must be computed from the inputs")
-    return value.reshape(())
+class Loss:
+    """The candidate's loss as the trainer sees it: calls across the process boundary, replies checked."""
+
+    def __init__(self, server: peer.Peer, name: str, cpu_s: int) -> None:
+        self._peer = server
+        self._name = name
+        self._cpu_s = cpu_s
+        #: where the candidate's process found the last non-finite value (its own line; feedback only)
+        self.where = ""
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """One seed's fresh candidate process (forked from the pristine zygote, see loss_server.py)."""
+        try:
+            self._peer.call((), kind="session", name=self._name, cpu_s=self._cpu_s)
+        except peer.CandidateRaised as e:
+            raise GateError(f"importing the code raised{summarise(e)}\n{e.traceback}") from None
+        yield
+        reply, _ = self._peer.call((), kind="end")
+        if reply.get("ended") is not True:
+            raise peer.CandidateFault("the loss's process did not end its session")
+
+    def __call__(self, args: Sequence[Arg], what: str) -> tuple[float, list[np.ndarray], bool]:
+        """Send the outputs; return the loss value, its gradients (exact dtype and shape) and whether any
+        gradient was connected. Nothing here is trusted beyond its type and shape."""
+        arrays, kinds, shapes = [], [], []
+        for value, kind in args:
+            if kind == "float":
+                array = np.array([float(value)], dtype=np.float64)
+            else:
+                array = np.ascontiguousarray(value.detach().cpu().numpy())
+                if kind == "diff":
+                    shapes.append(array.shape)
+            arrays.append(array)
+            kinds.append(kind)
+        reply, out = self._peer.call(arrays, kinds=kinds)
+        where = reply.get("where")
+        self.where = f": {where[:300]}" if isinstance(where, str) and where else ""
+        if "bad" in reply:
+            raise GateError(f"{what} {str(reply['bad'])[:500]}")
+        ok = len(out) == 1 + len(shapes) and out[0].dtype == np.float64 and out[0].shape == (1,)
+        ok = ok and all(g.dtype == np.float32 and g.shape == s for g, s in zip(out[1:], shapes, strict=False))
+        if not ok:
+            raise peer.CandidateFault("the loss's process sent a malformed reply")
+        return float(out[0][0]), [np.array(g) for g in out[1:]], reply.get("connected") is True
+
+    def backward(self, args: Sequence[Arg], where: str) -> float:
+        """One training step's loss: checked, then `backward` on the trainer's own outputs."""
+        value, grads, _ = self(args, "during training the loss")
+        if not math.isfinite(value):
+            raise NonFiniteLoss(f"the loss became {value} {where}{self.where}")
+        for g in grads:
+            if not np.isfinite(g).all():
+                raise NonFiniteLoss(f"the loss's gradient became non-finite {where}")
+            if g.size and float(np.abs(g).max()) > MAX_GRAD:
+                raise NonFiniteLoss(f"the loss's gradient exceeded {MAX_GRAD:g} {where}")
+        outputs = [v for v, kind in args if kind == "diff"]
+        torch.autograd.backward(outputs, [torch.from_numpy(g) for g in grads])
+        return value
 
 
-def gate(
-    fn: Callable[..., Any],
-    make_inputs: Callable[[torch.Generator, float], tuple[list[Any], list[torch.Tensor]]],
-) -> list[str]:
-    """DiscoPOP's gate: on random inputs of the right shape, a finite scalar with finite, non-zero gradients.
-
-    `make_inputs(generator, scale)` returns the call arguments and the tensors that need gradients. Raises
-    GateError on the first failure; returns the findings to show as feedback when all checks pass.
-    """
+def gate(loss: Loss, make_inputs: Callable[[torch.Generator, float], list[Arg]]) -> list[str]:
+    """DiscoPOP's gate, driven from here: on random inputs of the right shape (this side's generator), a
+    finite scalar with finite, non-zero gradients, at two scales. Raises GateError on the first failure."""
     findings: list[str] = []
-    g = torch.Generator().manual_seed(1234)
-    for scale in (1.0, 10.0):
-        args, leaves = make_inputs(g, scale)
+    g = torch.Generator().manual_seed(GATE_SEED)
+    for scale in GATE_SCALES:
         what = f"the loss on random inputs (scale {scale:g})"
         try:
-            value = check_scalar(fn(*args), what)
-            grads = torch.autograd.grad(value, leaves, allow_unused=True)
-        except GateError:
-            raise
-        except Exception as e:
-            raise GateError(f"{what} raised {type(e).__name__}: {e}\n{short_traceback()}") from None
-        if all(gr is None for gr in grads):
+            value, grads, connected = loss(make_inputs(g, scale), what)
+        except peer.CandidateRaised as e:
+            summary = summarise(e)  # names the candidate's line; the traceback only when it cannot
+            located = summary.startswith(" at line ")
+            raise GateError(f"{what} raised{summary}" + ("" if located else f"\n{e.traceback}")) from None
+        if not math.isfinite(value):
+            raise GateError(f"{what} returned a non-finite value ({value}){loss.where}")
+        if not connected:
             raise GateError(f"{what} does not depend on the model outputs (no gradient)")
-        for gr in grads:
-            if gr is not None and not torch.isfinite(gr).all():
-                raise GateError(f"{what} has non-finite gradients")
-        norm = math.sqrt(sum(float((gr**2).sum()) for gr in grads if gr is not None))
+        if not all(np.isfinite(gr).all() for gr in grads):
+            raise GateError(f"{what} has non-finite gradients")
+        norm = math.sqrt(sum(float((gr.astype(np.float64) ** 2).sum()) for gr in grads))
         if norm == 0.0:
             raise GateError(f"{what} has zero gradient everywhere: it cannot train the model")
-        findings.append(f"scale {scale:g}: loss {float(value.detach()):.4g}, gradient norm {norm:.3g}")
+        findings.append(f"scale {scale:g}: loss {value:.4g}, gradient norm {norm:.3g}")
     return findings
 
 
-def short_traceback(limit: int = 4000) -> str:
-    """The current exception's traceback, cut to the end that matters, with harness frames kept out."""
-    text = "".join(traceback.format_exc())
-    return text if len(text) <= limit else "..." + text[-limit:]
+class Trainer(Protocol):
+    """What a task's trainer script provides (its module, passed to `main`)."""
+
+    def load(self, cfg: dict[str, Any]) -> Any: ...
+
+    def gate_inputs(self, cfg: dict[str, Any]) -> Callable[[torch.Generator, float], list[Arg]]: ...
+
+    def train_seed(
+        self, loss: Loss, cfg: dict[str, Any], data: Any, seed: int, rng_seed: int, first: bool
+    ) -> Any: ...
 
 
-def run(out: Any, body: Callable[[Callable[..., Any]], dict[str, Any]], make_inputs: Any) -> None:
-    """Gate the candidate, then train with it; every outcome becomes one result record on `out`."""
+def _train_all(
+    loss: Loss, trainer: Trainer, cfg: dict[str, Any], data: Any, findings: list[str]
+) -> dict[str, Any]:
+    """Every seed in a fresh session of its own: the gate (the same on every seed), then training."""
+    runs = []
+    for k, seed in enumerate(cfg["seeds"]):
+        with loss.session():
+            seen = gate(loss, trainer.gate_inputs(cfg))
+            if k == 0:
+                findings.extend(seen)
+                emit({"status": "gated", "gate": findings})  # the host tells a slow loss from a hung gate
+            params, snapshots, losses = trainer.train_seed(
+                loss, cfg, data, seed, peer.derive_seed(cfg["salt"], seed), k == 0
+            )
+        if not all(bool(torch.isfinite(p).all()) for p in params):
+            raise NonFiniteLoss(f"the weights became non-finite at seed {seed}")
+        runs.append({"seed": seed, "weights": encode(params), "snapshots": snapshots, "losses": losses})
+    return {"status": "done", "gate": findings, "runs": runs}
+
+
+def _outcome(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Every way the candidate can end a job, as the record's status; only this side's own bugs raise."""
     try:
-        fn = load_candidate()
-        findings = gate(fn, make_inputs)
+        return run()
     except GateError as e:
-        emit(out, {"status": "invalid", "reason": str(e)})
-        return
-    emit(out, {"status": "gated", "gate": findings})  # lets the host tell a slow loss from a hung gate
-    try:
-        result = body(fn)
+        return {"status": "invalid", "reason": str(e)}
     except NonFiniteLoss as e:
-        emit(out, {"status": "nonfinite", "reason": str(e), "gate": findings})
-        return
-    except GateError as e:
-        emit(out, {"status": "invalid", "reason": str(e), "gate": findings})
-        return
-    except Exception as e:
-        emit(
-            out,
-            {
-                "status": "error",
-                "reason": f"training raised {type(e).__name__}: {e}",
-                "traceback": short_traceback(),
-                "gate": findings,
-            },
-        )
-        return
-    emit(out, {"status": "done", "gate": findings, **result})
+        return {"status": "nonfinite", "reason": str(e)}
+    except peer.CandidateRaised as e:
+        return {"status": "error", "reason": f"training raised{summarise(e)}", "traceback": e.traceback}
+    except peer.CandidateFault as e:
+        status = "timeout" if CPU_FAULT in str(e) else "error"
+        return {"status": status, "reason": str(e)}
+
+
+def main(trainer: Trainer) -> None:
+    """Config from stdin, data and code loaded, hardened, then the candidate's process started."""
+    make_deterministic()
+    cfg = peer.read_config()
+    data = trainer.load(cfg)
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = {name: Path(here, name).read_text(encoding="utf-8") for name in (SERVER_FILE, "peer.py")}
+    files[peer.CANDIDATE_FILE] = str(cfg["candidate"])
+    peer.harden()  # from here on nothing is read or imported from the job directory
+    findings: list[str] = []
+
+    def run() -> dict[str, Any]:
+        name = public_callable(files[peer.CANDIDATE_FILE])
+        cpu_s = int(cfg["candidate_cpu_s"])
+        zygote_cpu_s = cpu_s + IMPORT_CPU_S
+        with peer.Peer(SERVER_FILE, files, {}, cpu_s=zygote_cpu_s, max_reply_bytes=MAX_REPLY_BYTES) as server:
+            return _train_all(Loss(server, name, cpu_s), trainer, cfg, data, findings)
+
+    result = _outcome(run)
+    if result["status"] != "done" and findings:
+        result["gate"] = findings
+    emit(result)

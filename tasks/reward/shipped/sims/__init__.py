@@ -6,5 +6,6 @@ policy is scored with a trusted copy. None of them contains a reward: rewards ar
 
 Every module exposes the same small interface, used by the trainers and the host-side evaluation:
 `OBS_DIM`, `N_ACTIONS` (0 for a continuous 1-D action), `MAX_STEPS`, `GOAL_HOLD_STEPS`, `PARAMS`,
-`reset(rng, n)`, `observe(state)`, `step(state, action, params)`, `goal(state)`.
+`reset(rng, n)`, `observe(state)`, `step(state, action, params)`, `goal(state)`, and `OBS_HELPERS`:
+the names of its functions that work on observations, which the reward module finds already defined.
 """

@@ -26,6 +26,8 @@ MAX_VEL_1 = 4 * np.pi
 MAX_VEL_2 = 9 * np.pi
 OBS_LOW = np.array([-1.0, -1.0, -1.0, -1.0, -MAX_VEL_1, -MAX_VEL_2])
 OBS_HIGH = -OBS_LOW
+#: the functions here that work on observations (defined for code that sees only observations)
+OBS_HELPERS = ("tip_height",)
 
 
 def reset(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -81,6 +83,13 @@ def step(state: np.ndarray, action: np.ndarray, params: dict | None = None) -> t
     ns[:, 2] = np.clip(ns[:, 2], -MAX_VEL_1, MAX_VEL_1)
     ns[:, 3] = np.clip(ns[:, 3], -MAX_VEL_2, MAX_VEL_2)
     return ns, goal(ns)
+
+
+def tip_height(obs: np.ndarray) -> np.ndarray:
+    """Height of the tip above the pivot for each observation (n, 6), in link lengths: -2 hanging down,
+    +2 straight up; the goal is reached above 1. (-cos(theta1) - cos(theta1 + theta2), from the cosines.)"""
+    cos1, sin1, cos2, sin2 = obs[:, 0], obs[:, 1], obs[:, 2], obs[:, 3]
+    return -cos1 - (cos1 * cos2 - sin1 * sin2)
 
 
 def goal(state: np.ndarray) -> np.ndarray:

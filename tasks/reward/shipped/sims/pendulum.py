@@ -27,10 +27,18 @@ DT = 0.05
 UPRIGHT_ANGLE = 0.3
 OBS_LOW = np.array([-1.0, -1.0, -MAX_SPEED])
 OBS_HIGH = np.array([1.0, 1.0, MAX_SPEED])
+#: the functions here that work on observations (defined for code that sees only observations)
+OBS_HELPERS = ("angle_normalize", "obs_angle")
 
 
 def angle_normalize(x: np.ndarray) -> np.ndarray:
+    """Angles wrapped into [-pi, pi)."""
     return ((x + np.pi) % (2 * np.pi)) - np.pi
+
+
+def obs_angle(obs: np.ndarray) -> np.ndarray:
+    """theta of each observation (n, 3), in [-pi, pi]; 0 is upright."""
+    return np.arctan2(obs[:, 1], obs[:, 0])
 
 
 def reset(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -72,7 +72,10 @@ def _episodes(
     params: dict | None,
     reward_fn: Callable | None,
 ) -> dict[str, np.ndarray]:
-    """Run every weight vector from every start: per (p*k) episode success, return, length, components."""
+    """Run every weight vector from every start: per (p*k) episode success, return, length, components.
+
+    The reward does not steer the rollouts (CEM only ranks whole episodes), so it is asked once, after
+    them, for every step of every episode still running at that step: one batch per generation."""
     p = theta.shape[0]
     k = starts.shape[0] // p
     state = starts.copy()
@@ -81,19 +84,15 @@ def _episodes(
     success = np.zeros(n, dtype=bool)
     streak = np.zeros(n, dtype=np.int64)
     length = np.zeros(n, dtype=np.int64)
-    ret = np.zeros(n)
-    comps: dict[str, np.ndarray] = {}
+    trace: list[tuple[np.ndarray, ...]] = []
     layers = _unpack(sim, theta, c)
     for _ in range(sim.MAX_STEPS):  # type: ignore[attr-defined]
         obs = sim.observe(state)  # type: ignore[attr-defined]
         action = _forward(sim, layers, obs.reshape(p, k, -1)).reshape(n)
         next_state, terminated = sim.step(state, action, params)  # type: ignore[attr-defined]
         if reward_fn is not None:
-            reward, components = reward_fn(obs, action, sim.observe(next_state), terminated)  # type: ignore[attr-defined]
-            ret += np.where(alive, reward, 0.0)
-            for name, value in components.items():
-                comps.setdefault(name, np.zeros(n))
-                comps[name] += np.where(alive, value, 0.0)
+            rows = np.flatnonzero(alive)
+            trace.append((rows, obs[rows], action[rows], sim.observe(next_state[rows]), terminated[rows]))  # type: ignore[attr-defined]
         length += alive
         streak = np.where(sim.goal(next_state), streak + 1, 0)  # type: ignore[attr-defined]
         success |= alive & terminated
@@ -103,8 +102,20 @@ def _episodes(
             break
     if sim.GOAL_HOLD_STEPS:  # type: ignore[attr-defined]
         success = streak >= sim.GOAL_HOLD_STEPS  # type: ignore[attr-defined]
-    out = {"success": success.astype(float), "return": ret, "length": length.astype(float)}
-    out.update({f"component:{name}": v for name, v in comps.items()})
+    out = {"success": success.astype(float), "length": length.astype(float)}
+    if reward_fn is not None:
+        out.update(_returns(reward_fn, trace, n))
+    return out
+
+
+def _returns(reward_fn: Callable, trace: list[tuple[np.ndarray, ...]], n: int) -> dict[str, np.ndarray]:
+    """Each episode's undiscounted return (and per-component sums) from one call over all its live steps."""
+    rows, obs, action, next_obs, done = (np.concatenate(parts) for parts in zip(*trace, strict=True))
+    reward, components = reward_fn(obs, action, next_obs, done)
+    # bincount adds each episode's steps in step order, as a running sum over the steps would
+    out = {"return": np.bincount(rows, weights=reward, minlength=n)}
+    for name, value in components.items():
+        out[f"component:{name}"] = np.bincount(rows, weights=value, minlength=n)
     return out
 
 

@@ -86,6 +86,8 @@ def train(
     streak = np.zeros(n, dtype=np.int64)
     windows = stats.Windows(c["windows"])
     rows = np.arange(n)
+    #: `reward_fn.submit(...)` (optional) sends a call and returns what waits for its result
+    submit = getattr(reward_fn, "submit", None)
     for t in range(steps):
         q = weights[feats].sum(axis=1)
         noisy = q + rng.uniform(0, 1e-9, size=q.shape)  # random tie-breaking
@@ -94,9 +96,14 @@ def train(
         action = np.where(explore, rng.integers(sim.N_ACTIONS, size=n), action)  # type: ignore[attr-defined]
         next_state, terminated = sim.step(state, action, params)  # type: ignore[attr-defined]
         next_obs = sim.observe(next_state)  # type: ignore[attr-defined]
-        reward, components = reward_fn(obs, action, next_obs, terminated)
+        if submit is None:
+            reward, components = reward_fn(obs, action, next_obs, terminated)
+        else:  # a reward in another process computes while this one reads the next state's values
+            pending = submit(obs, action, next_obs, terminated)
         next_feats = tiler(next_obs)
         q_next = weights[next_feats].sum(axis=1).max(axis=1)
+        if submit is not None:
+            reward, components = pending()
         target = reward + c["gamma"] * q_next * (~terminated)
         td = target - q[rows, action]
         np.add.at(weights, (feats, action[:, None]), alpha * td[:, None])

@@ -1,0 +1,116 @@
+"""Names a reward uses but never defines, found on the host before a job is sent (a static pass, no code run).
+
+A small model calls the simulator's functions as if they were in scope, or misspells its own helper; in the
+sandbox that is a NameError after a job start, with a traceback it tends to ignore. Here it costs a parse
+and is said in two lines: the candidate's line and the nearest name that is defined. The check is
+deliberately conservative (a name bound anywhere in the module counts as defined, in any scope; a star
+import turns it off): a false alarm would reject a reward that trains, a miss only defers the NameError.
+
+What is in scope must match what `shipped/reward_server.py` puts in the candidate's namespace (numpy as
+`np`, the simulator's upper-case constants, its OBS_HELPERS); tests/verifiers/reward checks that it does.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import difflib
+import sys
+from types import ModuleType
+
+import numpy as np
+
+#: module attributes every module has
+MODULE_NAMES = frozenset({"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__loader__"})
+#: the types of the simulator's upper-case constants that are copied (reward_server.environment_constants)
+CONSTANT_TYPES = (int, float, dict, np.ndarray)
+
+
+def scope(sim: ModuleType) -> dict[str, str]:
+    """The names the candidate's module finds defined, each with what it is (for the task's prompt)."""
+    names = {"np": "numpy", "numpy": "numpy"}
+    for name, value in vars(sim).items():
+        if name.isupper() and not name.startswith("_") and isinstance(value, CONSTANT_TYPES):
+            names[name] = "constant"
+    for name in getattr(sim, "OBS_HELPERS", ()):
+        names[name] = "function"
+    return names
+
+
+def _bound(tree: ast.AST) -> tuple[set[str], bool]:
+    """Every name the module binds anywhere, and whether it has a star import (then anything may be bound)."""
+    bound: set[str] = set()
+    star = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                star = star or alias.name == "*"
+                bound.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound.add(node.rest)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            bound.update(node.names)
+        elif type(node).__name__ in ("TypeVar", "ParamSpec", "TypeVarTuple"):
+            bound.add(node.name)  # type: ignore[attr-defined]
+    return bound, star
+
+
+def _uses(tree: ast.AST) -> list[ast.Name]:
+    """The names the code loads, in source order, annotations left out (they may never be evaluated)."""
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        notes = []
+        if isinstance(node, ast.arg | ast.AnnAssign):
+            notes.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            notes.append(node.returns)
+        for note in notes:
+            if note is not None:
+                skip.update(id(n) for n in ast.walk(note))
+    used = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+    return sorted((n for n in used if id(n) not in skip), key=lambda n: (n.lineno, n.col_offset))
+
+
+def _hint(name: str, known: set[str]) -> str:
+    """The likeliest fix for an undefined name: a numpy function, a module to import, or a close name."""
+    if name in ("math", "random") or name in sys.stdlib_module_names:
+        return f"add `import {name}` (or use numpy: np.cos, np.random.default_rng)"
+    if hasattr(np, name) and not name.startswith("_"):
+        return f"did you mean np.{name}?"
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    return "define it in your module (only the names listed in the task are already defined)"
+
+
+def undefined_names(source: str, in_scope: set[str] | dict[str, str]) -> str | None:
+    """Two lines naming the first name the code uses but nobody defines, or None (also for unparsable code:
+    `check_source` reports that)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, MemoryError, RecursionError, ValueError):
+        return None
+    bound, star = _bound(tree)
+    if star:
+        return None
+    known = bound | set(in_scope) | MODULE_NAMES | set(dir(builtins))
+    missing = [n for n in _uses(tree) if n.id not in known]
+    if not missing:
+        return None
+    first = missing[0]
+    others = sorted({n.id for n in missing} - {first.id})
+    also = f" (also undefined: {', '.join(others[:5])})" if others else ""
+    lines = source.splitlines()
+    code = lines[first.lineno - 1].strip()[:120] if first.lineno <= len(lines) else ""
+    return (
+        f"line {first.lineno}: `{first.id}` is not defined: {_hint(first.id, bound | set(in_scope))}{also}\n"
+        f"    {first.lineno} | {code}"
+    )

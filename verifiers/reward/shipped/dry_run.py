@@ -1,0 +1,214 @@
+"""Feedback a small model can act on: a first call on sample steps before training, and trimmed tracebacks.
+
+Runs in the candidate's own process (imported by `reward_server.py`), never in the trusted runner's: the
+candidate can replace anything here, so nothing it says is believed; it only makes the feedback precise.
+A model that writes `if next_obs[:, 0] > 0.5:` or `math.cos(obs[:, 0])` gets, before a second of training is
+spent, one line naming its own line and the fix ("use np.where"), instead of a numpy traceback it ignores.
+
+The sample batch is the same on every split (a fixed generator seed, the trainer's shapes and dtypes:
+obs (n, OBS_DIM) float64 from the simulator's own start states, action (n,) int64 or float64, done (n,)
+bool with at least one True), so it tells the candidate nothing about which split is judging it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from types import ModuleType, TracebackType
+from typing import Any
+
+import numpy as np
+
+#: the size of the sample batch (the Q-learning trainer's batch: its shapes are what the model sees first)
+BATCH = 16
+CANDIDATE_FILE = "candidate.py"
+WHERE = f"on {BATCH} sample steps before training"
+ARRAY_IF = (
+    "`if`, `and`, `or`, `not` or `while` on an array of {n} environments is ambiguous: use "
+    "np.where(condition, value_if_true, value_if_false), and & | ~ to combine conditions"
+)
+SCALAR_FN = (
+    "a function of one number (math.*, float(), int(), round(), max() of two values) got an array of {n} "
+    "values: use numpy's element-wise functions on whole arrays (np.cos, np.sqrt, np.maximum, .astype(float))"
+)
+
+
+class Finding(Exception):
+    """What the first call showed is wrong: the message is the whole feedback, `traceback` is '' or frames;
+    `raised` says the candidate's code raised (an error) rather than returned something unusable (a fail)."""
+
+    def __init__(self, message: str, tb: str = "", *, raised: bool = False) -> None:
+        super().__init__(message)
+        self.traceback = tb
+        self.raised = raised
+
+
+# ----- tracebacks: the candidate's own frames only ----------------------------------------------------------
+def _frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
+    return [f for f in traceback.extract_tb(tb) if os.path.basename(f.filename) == CANDIDATE_FILE]
+
+
+def trimmed_traceback(exc: BaseException, limit: int = 4000) -> str:
+    """The traceback of `exc` with only the candidate's frames (the server's and numpy's are noise)."""
+    lines = ["Traceback (most recent call last):\n"]
+    for f in _frames(exc.__traceback__):
+        lines.append(f'  File "{CANDIDATE_FILE}", line {f.lineno}, in {f.name}\n')
+        if f.line:
+            lines.append(f"    {f.line.strip()}\n")
+    lines += traceback.format_exception_only(type(exc), exc)
+    text = "".join(lines)
+    return text if len(text) <= limit else text[:1000] + "\n...\n" + text[-(limit - 1000) :]
+
+
+def _at(exc: BaseException) -> str:
+    """'line 7, `code`' for the candidate's last frame (where its own code was when it raised)."""
+    frames = _frames(exc.__traceback__)
+    if not frames:
+        return "your code"
+    last = frames[-1]
+    return f"line {last.lineno}, `{(last.line or '').strip()[:120]}`"
+
+
+def headline(exc: BaseException, n: int = BATCH) -> str:
+    """One line naming the candidate's line and, for the mistakes small models make most, the fix."""
+    text = str(exc)
+    if isinstance(exc, ValueError) and "truth value of an array" in text:
+        advice = ARRAY_IF.format(n=n)
+    elif isinstance(exc, TypeError) and _scalar_only(text):
+        advice = SCALAR_FN.format(n=n)
+    elif isinstance(exc, AttributeError) and text.startswith("module 'numpy' has no attribute"):
+        name = text.rsplit("'", 2)[-2] if text.count("'") >= 4 else ""
+        close = difflib.get_close_matches(name, [a for a in dir(np) if not a.startswith("_")], 1)
+        advice = f"{type(exc).__name__}: {text}" + (f" (did you mean np.{close[0]}?)" if close else "")
+    else:
+        advice = f"{type(exc).__name__}: {text[:300]}"
+    return f"{_at(exc)}: {advice}"
+
+
+def recognised(exc: BaseException) -> bool:
+    """Whether the headline says all there is (then the traceback is left out of the feedback)."""
+    text = str(exc)
+    return "truth value of an array" in text or _scalar_only(text)
+
+
+def _scalar_only(text: str) -> bool:
+    """numpy's words (1.x and 2.x) for an array passed where one number is expected."""
+    return any(
+        f"only {kind} arrays can be converted" in text for kind in ("length-1", "size-1", "0-dimensional")
+    )
+
+
+# ----- the first call ---------------------------------------------------------------------------------------
+def sample_batch(sim: ModuleType, seed: int = 0) -> tuple[np.ndarray, ...]:
+    """(obs, action, next_obs, done) for BATCH steps from the simulator's own start states, read-only."""
+    rng = np.random.default_rng(seed)
+    state = sim.reset(rng, BATCH)
+    if sim.N_ACTIONS:
+        action = rng.integers(0, sim.N_ACTIONS, size=BATCH).astype(np.int64)
+    else:
+        action = rng.uniform(-2.0, 2.0, size=BATCH)
+    next_state, done = sim.step(state, action)
+    done = np.asarray(done, dtype=bool).copy()
+    done[-1] = True  # a reward must also handle the step that ends an episode
+    batch = (sim.observe(state).astype(np.float64), action, sim.observe(next_state).astype(np.float64), done)
+    for arr in batch:
+        arr.flags.writeable = False
+    return batch
+
+
+def _call(fn: Callable, batch: tuple[np.ndarray, ...]) -> tuple[Any, int | None]:
+    """fn(*batch), and the line of the `return` it left by (for feedback about what it returned)."""
+    code = getattr(fn, "__code__", None)
+    seen: list[int] = []
+
+    def profile(frame: Any, event: str, arg: object) -> None:
+        if event == "return" and frame.f_code is code:
+            seen.append(frame.f_lineno)
+
+    sys.setprofile(profile)
+    try:
+        out = fn(*batch)
+    finally:
+        sys.setprofile(None)
+    return out, seen[-1] if seen else None
+
+
+def check(fn: Callable, sim: ModuleType) -> None:
+    """Call fn once on the sample batch; raise Finding with one or two lines of feedback if it is wrong."""
+    batch = sample_batch(sim)
+    try:
+        out, line = _call(fn, batch)
+    except Exception as e:
+        message = f"compute_reward raised {WHERE}: {headline(e)}"
+        raise Finding(message, _tb_unless_recognised(e), raised=True) from None
+    where = f"line {line}" if line else "compute_reward"
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
+        raise Finding(
+            f"{where} ({WHERE}): compute_reward returned {type(out).__name__}; it must return a tuple "
+            '(reward, components), components a dict {name: array (n,)}: `return reward, {"speed": speed}`'
+        )
+    _check_value(fn, sim, None, out[0], where, batch)
+    for key, value in out[1].items():
+        _check_value(fn, sim, key, value, where, batch)
+
+
+def _tb_unless_recognised(exc: BaseException) -> str:
+    return "" if recognised(exc) else trimmed_traceback(exc)
+
+
+def _check_value(
+    fn: Callable, sim: ModuleType, key: Any, value: object, where: str, batch: tuple[np.ndarray, ...]
+) -> None:
+    """Shape, numeric type and finiteness of the reward (key None) or of one component."""
+    n = BATCH
+    what = "the reward" if key is None else f"component {key!r}"
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise Finding(f"{where} ({WHERE}): {what} is not numeric ({type(value).__name__}: {e})") from None
+    if arr.shape == ():
+        if _varies(fn, sim, key, arr):
+            raise Finding(
+                f"{where} ({WHERE}): {what} is one number for the whole batch, computed from it (a sum, "
+                f"mean or max over the {n} environments, or float()): return one value per environment, "
+                f"shape ({n},)"
+            )
+        return  # a constant is broadcast to every environment
+    if arr.shape not in ((n,), (n, 1)):
+        raise Finding(
+            f"{where} ({WHERE}): {what} has shape {arr.shape}; expected ({n},), one value per environment "
+            f"(obs has shape {batch[0].shape}: take a column, obs[:, 0], or reduce with axis=1)"
+        )
+    bad = ~np.isfinite(arr.reshape(n))
+    if bad.any():
+        i = int(np.nonzero(bad)[0][0])
+        source = _nonfinite_line(fn, batch) or where
+        raise Finding(
+            f"{source} ({WHERE}): {what} is {arr.reshape(n)[i]} for obs={batch[0][i].tolist()}, "
+            f"next_obs={batch[2][i].tolist()}: guard the operation (np.clip its input, add a small epsilon)"
+        )
+
+
+def _varies(fn: Callable, sim: ModuleType, key: str | None, value: np.ndarray) -> bool:
+    """Whether a scalar result changes with the batch (a reduction over environments, not a constant)."""
+    try:
+        out, _ = _call(fn, sample_batch(sim, seed=1))
+        other = np.asarray(out[0] if key is None else out[1][key], dtype=np.float64)
+        return bool(other.shape == () and float(other) != float(value))
+    except Exception:
+        return False
+
+
+def _nonfinite_line(fn: Callable, batch: tuple[np.ndarray, ...]) -> str | None:
+    """Where the numpy operation that made a NaN or inf is (re-run with numpy raising on it), or None."""
+    try:
+        with np.errstate(divide="raise", invalid="raise", over="raise"):
+            fn(*batch)
+    except FloatingPointError as e:
+        return _at(e) + f" ({e})"
+    except Exception:
+        return None
+    return None
