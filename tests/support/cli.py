@@ -28,3 +28,25 @@ def assay(
     return subprocess.run(
         [ASSAY, *args], capture_output=True, text=True, env=env or cli_env(), timeout=timeout, cwd=ROOT
     )
+
+
+def exact_answer_plugin(task_name: str, description: str) -> str:
+    """The source of a plugin task module (for ASSAY_TASK_MODULES): one problem, answered right by "37",
+    with no held-out check."""
+    return f"""
+from agent.kernel import Hypothesis, Task, Verdict, VerdictStatus, fingerprint, task
+
+
+class Exact:
+    name = "exact-37"
+    version = fingerprint("exact-37")
+
+    async def verify(self, hypothesis: Hypothesis) -> Verdict:
+        ok = hypothesis.content.strip() == "37"
+        return Verdict(status=VerdictStatus.OK if ok else VerdictStatus.FAIL, score=float(ok))
+
+
+@task({task_name!r}, {description!r})
+def make() -> Task:
+    return Task({task_name!r}, "0", "Answer with a number.", parse=str.strip, verifier=Exact())
+"""

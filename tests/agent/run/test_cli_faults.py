@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import ASSAY, ROOT, assay, cli_env
+from tests.support.cli import ASSAY, ROOT, assay, cli_env, exact_answer_plugin
 from tests.support.guesser import bisector
 from tests.support.llm_server import Reply, ScriptedLLMServer
 
@@ -111,23 +111,7 @@ def test_a_cost_limit_needs_a_price_and_an_unknown_cost_is_shown_as_unknown(tmp_
     assert "cost unknown" in unpriced.stderr and "$0.0000" not in unpriced.stderr
 
 
-PLUGIN = """
-from agent.kernel import Hypothesis, Task, Verdict, VerdictStatus, fingerprint, task
-
-
-class Exact:
-    name = "exact-37"
-    version = fingerprint("exact-37")
-
-    async def verify(self, hypothesis: Hypothesis) -> Verdict:
-        ok = hypothesis.content.strip() == "37"
-        return Verdict(status=VerdictStatus.OK if ok else VerdictStatus.FAIL, score=float(ok))
-
-
-@task("mine/plain", "a task without a held-out check")
-def plain() -> Task:
-    return Task("mine/plain", "0", "Answer with a number.", parse=str.strip, verifier=Exact())
-"""
+PLUGIN = exact_answer_plugin("mine/plain", "a task without a held-out check")
 
 
 def test_a_task_without_a_held_out_check_says_there_is_none(tmp_path: Path) -> None:

