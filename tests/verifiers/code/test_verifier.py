@@ -262,7 +262,8 @@ async def test_infinite_loop_is_a_timeout(sandbox: Sandbox) -> None:
 
 async def test_timeout_reports_the_tests_that_passed_before_it(sandbox: Sandbox) -> None:
     source = "def add(a, b):\n    while a == 5:\n        pass\n    return a + b\n"
-    verdict = await verify(sandbox, source, limits=Limits(wall_s=2.5))
+    # a limit with the grader's full 1.5 s margin to report in, however loaded the machine
+    verdict = await verify(sandbox, source, limits=Limits(wall_s=8.0))
     assert verdict.status is VerdictStatus.TIMEOUT
     assert "ran past the time limit. 2 tests passed before that" in verdict.feedback
 
