@@ -194,7 +194,7 @@ def _session(fd_in: int, fd_out: int, name: str, cpu_s: int) -> None:
 
     Its CPU counter restarts at fork; the budget is set before a line of the candidate runs, hard limit
     included, so it cannot be raised again."""
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+    peer.limit_cpu(cpu_s)
     signal.signal(signal.SIGXCPU, signal.SIG_DFL)
     try:
         namespace = peer.load_candidate(dict(SCOPE))

@@ -319,6 +319,14 @@ def load_candidate(namespace: dict[str, Any] | None = None) -> dict[str, Any]:
     return module.__dict__
 
 
+def limit_cpu(seconds: int) -> None:
+    """RLIMIT_CPU of `seconds` (hard limit one more, so SIGXCPU comes first), never above the hard limit
+    this process inherited: the job's own limit may be lower, and raising a hard limit is refused."""
+    _, inherited = resource.getrlimit(resource.RLIMIT_CPU)
+    hard = seconds + 1 if inherited == resource.RLIM_INFINITY else min(seconds + 1, inherited)
+    resource.setrlimit(resource.RLIMIT_CPU, (min(seconds, hard), hard))
+
+
 Handler = Callable[[dict[str, Any], list[np.ndarray]], tuple[dict[str, Any], list[np.ndarray]]]
 
 
@@ -328,7 +336,7 @@ def serve(setup: Callable[[dict[str, Any]], tuple[Handler, dict[str, Any]]]) -> 
     Runs as `python3 -I server.py <in-fd> <out-fd> <cpu-s>`; the budget is applied before any candidate code
     runs, with a hard limit it cannot raise."""
     fd_in, fd_out, cpu = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    limit_cpu(cpu)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     sys.stdout = sys.stderr
     try:

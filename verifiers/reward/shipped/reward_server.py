@@ -190,7 +190,7 @@ def _load(init: dict[str, Any]) -> Any:
 def main() -> None:
     """peer.serve's start (budget first, then the init handshake), then the binary call loop."""
     fd_in, fd_out, cpu = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    peer.limit_cpu(cpu)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     sys.stdout = sys.stderr
     try:
