@@ -79,7 +79,7 @@ def interrupt_during_second_problem(
                 break
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=200)  # a loaded machine: shutdown closes sandboxes and the store
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -189,7 +189,7 @@ def test_the_tasks_module_is_recorded_so_resume_needs_no_env_var(tmp_path: Path)
             while time.monotonic() < deadline and not server.requests:
                 time.sleep(0.05)
             proc.send_signal(signal.SIGINT)  # interrupted while its first request hangs
-            assert proc.wait(timeout=60) == 130
+            assert proc.wait(timeout=200) == 130
         finally:
             if proc.poll() is None:
                 proc.kill()
