@@ -17,6 +17,8 @@ import ast
 import builtins
 import difflib
 
+from verifiers.names import bound_names
+
 #: bound in the loss module's namespace before the candidate's code runs (equal to
 #: shipped/loss_server.SCOPE_NAMES; a test keeps the two in step)
 SCOPE_NAMES = ("torch", "F", "math", "np")
@@ -31,32 +33,6 @@ MAX_SOURCE = 200_000
 #: names small models reach for that the bound modules spell differently
 ALIASES = {"nn": "torch.nn", "functional": "F", "numpy": "np", "Tensor": "torch.Tensor"}
 BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_"))
-
-
-def _bound(tree: ast.AST) -> set[str] | None:
-    """Every name bound anywhere in the module; None when some binding cannot be seen statically."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            names.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.arg):
-            names.add(node.arg)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            for alias in node.names:
-                if alias.name == "*":
-                    return None
-                names.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.Global | ast.Nonlocal):
-            names.update(node.names)
-        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-            names.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            names.add(node.rest)
-        elif type(node).__name__ in ("TypeVar", "ParamSpec", "TypeVarTuple"):  # 3.12 type parameters
-            names.add(node.name)  # type: ignore[attr-defined]
-    return names
 
 
 def _line(source_lines: list[str], lineno: int) -> str:
@@ -96,8 +72,8 @@ def undefined_names(source: str) -> str | None:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return syntax_problem(source) if len(source) <= MAX_SOURCE else None
-    bound = _bound(tree)
-    if bound is None:
+    bound, star = bound_names(tree)
+    if star:
         return None
     used = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
     if any(n.id in DYNAMIC for n in used):

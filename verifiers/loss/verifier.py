@@ -26,6 +26,7 @@ from typing import Any
 from agent.kernel.identity import fingerprint
 from agent.kernel.sandbox import ExecResult, Job, Limits, Sandbox
 from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
+from verifiers import names as shared_names
 from verifiers.loss import names
 from verifiers.loss.problem import LossProblem, MalformedRun
 from verifiers.peer import PEER_SOURCE, salt_id, seed_salt
@@ -113,6 +114,7 @@ class LossTrainingVerifier:
             PEER_SOURCE,
             self.problem.trainer_source,
             names,
+            shared_names,
             self.problem.job_files(),
             self.problem.job_config(),
             grader,

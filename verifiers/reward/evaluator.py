@@ -36,6 +36,7 @@ from agent.kernel.errors import VerifierError
 from agent.kernel.identity import fingerprint
 from agent.kernel.sandbox import ExecResult, Job, Limits, Sandbox
 from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
+from verifiers import names as shared_names
 from verifiers.peer import PEER_SOURCE, salt_id, seed_salt
 from verifiers.reward import feedback, precheck, tunable, tuning
 from verifiers.reward.feedback import merge_windows, reflection
@@ -55,7 +56,7 @@ MAX_COMPONENTS = 16
 #: longest message or traceback from a record that is shown to the model
 MAX_TEXT = 8000
 #: the host-side code a verdict depends on (its checks, decoding, feedback and tuning)
-HOST_MODULES = (sys.modules[__name__], feedback, precheck, tunable, tuning)
+HOST_MODULES = (sys.modules[__name__], feedback, precheck, shared_names, tunable, tuning)
 #: per seed; a vectorised reward costs microseconds per step, so this only stops rewards that loop in Python
 WALL_PER_SEED_S = 30.0
 

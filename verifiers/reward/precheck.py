@@ -20,6 +20,8 @@ from types import ModuleType
 
 import numpy as np
 
+from verifiers.names import bound_names
+
 #: module attributes every module has
 MODULE_NAMES = frozenset({"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__loader__"})
 #: the types of the simulator's upper-case constants that are copied (reward_server.environment_constants)
@@ -35,32 +37,6 @@ def scope(sim: ModuleType) -> dict[str, str]:
     for name in getattr(sim, "OBS_HELPERS", ()):
         names[name] = "function"
     return names
-
-
-def _bound(tree: ast.AST) -> tuple[set[str], bool]:
-    """Every name the module binds anywhere, and whether it has a star import (then anything may be bound)."""
-    bound: set[str] = set()
-    star = False
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            bound.add(node.name)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, ast.Import | ast.ImportFrom):
-            for alias in node.names:
-                star = star or alias.name == "*"
-                bound.add(alias.asname or alias.name.split(".")[0])
-        elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) and node.name:
-            bound.add(node.name)
-        elif isinstance(node, ast.MatchMapping) and node.rest:
-            bound.add(node.rest)
-        elif isinstance(node, ast.Global | ast.Nonlocal):
-            bound.update(node.names)
-        elif type(node).__name__ in ("TypeVar", "ParamSpec", "TypeVarTuple"):
-            bound.add(node.name)  # type: ignore[attr-defined]
-    return bound, star
 
 
 def _uses(tree: ast.AST) -> list[ast.Name]:
@@ -98,7 +74,7 @@ def undefined_names(source: str, in_scope: set[str] | dict[str, str]) -> str | N
         tree = ast.parse(source)
     except (SyntaxError, MemoryError, RecursionError, ValueError):
         return None
-    bound, star = _bound(tree)
+    bound, star = bound_names(tree)
     if star:
         return None
     known = bound | set(in_scope) | MODULE_NAMES | set(dir(builtins))
