@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from agent.kernel.errors import ConfigError
 from agent.kernel.needs import NO_NEEDS, Needs
@@ -20,6 +21,21 @@ DEFAULT_SYSTEM_PROMPT = (
     "You are a careful expert. Propose one candidate solution per answer, in exactly the format asked for. "
     "When feedback on earlier attempts is given, use it to fix their mistakes."
 )
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A further objective of a multi-objective task: the verdict metric `name`, to maximise or minimise.
+
+    The score is always the first objective (maximised); a task lists the others explicitly, so nothing
+    reads meaning into a metric's name. Selection may then keep a Pareto front (agent/search/pareto.py)."""
+
+    name: str
+    direction: Literal["max", "min"] = "max"
+
+    def __post_init__(self) -> None:
+        if not self.name or self.direction not in ("max", "min"):
+            raise ConfigError(f"objective {self.name!r}: needs a metric name and direction 'max' or 'min'")
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,8 @@ class Task:
     #: the Python modules its grading imports on the host and in the sandbox: a run checks them before the
     #: first model call, so a missing extra or image is one line, not a budget spent on unjudged answers
     needs: Needs = NO_NEEDS
+    #: objectives besides the score (verdict metrics by name, with directions); empty: the score alone
+    objectives: tuple[Objective, ...] = ()
 
     def __post_init__(self) -> None:
         check_verifier(self.verifier, f"task {self.key}: verifier")

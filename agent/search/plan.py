@@ -1,23 +1,26 @@
-"""What one iteration asks: the prompt, the parents it names, and how its answers become candidates.
+"""What one iteration asks: the prompts, the parents they name, and how their answers become candidates.
 
-The loop asks the strategy for a `Plan` once per iteration. A strategy that only chooses parents (`refine`,
-`best-of-n`) gets the plain plan (`make_plan`); one with a `plan` method (`evolve`) also decides what the
-children record in their meta (their island) and whether answers are diff edits of the parent.
+The loop asks the strategy for a `Plan` once per iteration (`Strategy.plan`). A strategy that only chooses
+parents (`refine`, `best-of-n`) builds the plain plan from them (`plain_plan`); `evolve` also decides what
+the children record in their meta (their island) and whether answers are diff edits of the parent.
+
+A plan may hand some samples a prompt of their own (`repairs`): sample i < len(repairs) answers
+`repairs[i]`, the others the plan itself. Repairs of failed candidates (agent/search/repair.py) use this,
+so a failure gets its one repair prompt without taking the whole iteration from the search.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.kernel.records import RecordedHypothesis
 from agent.kernel.types import Message
-from agent.search.archive import Archive
 from agent.search.edits import EditError, apply_edits, has_edits
 from agent.search.islands import EDIT_ERROR
 from agent.search.prompts import build_messages
-from agent.search.settings import SearchSettings
+from agent.search.repeats import repeat_notes
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,11 @@ class Plan:
     parent_ids: tuple[str, ...]
     meta: dict[str, Any] = field(default_factory=dict)  # recorded in every child's meta
     edit_base: str | None = None  # diff edits: the parent's content the SEARCH blocks apply to
+    repairs: tuple[Plan, ...] = ()  # the plans of the first len(repairs) samples
+
+    def for_sample(self, sample: int) -> Plan:
+        """The plan sample `sample` answers: its repair's, or this one."""
+        return self.repairs[sample] if sample < len(self.repairs) else self
 
     def content(self, parse: Callable[[str], str], text: str) -> str:
         """The candidate an answer stands for: an edited parent when the answer edits (the edit is of
@@ -41,17 +49,13 @@ class Plan:
         return {EDIT_ERROR: True} if isinstance(error, EditError) else {}
 
 
-def make_plan(
-    strategy: Any,
-    archive: Archive,
-    settings: SearchSettings,
-    iteration: int,
-    rng: random.Random,
+def plain_plan(
     system_prompt: str,
     instructions: str,
+    parents: list[RecordedHypothesis],
+    history: Sequence[RecordedHypothesis] = (),
 ) -> Plan:
-    planner = getattr(strategy, "plan", None)
-    if callable(planner):
-        return planner(archive, settings, iteration, rng, system_prompt, instructions)
-    parents = strategy.select_parents(archive, settings.top_k, rng)
-    return Plan(build_messages(system_prompt, instructions, parents), tuple(p.hypothesis.id for p in parents))
+    """The plan of a strategy that only chooses parents: one prompt showing them, nothing else recorded.
+    `history` (the search's records) says which parents' errors keep repeating (agent/search/repeats.py)."""
+    messages = build_messages(system_prompt, instructions, parents, repeat_notes(parents, history))
+    return Plan(messages, tuple(p.hypothesis.id for p in parents))

@@ -5,6 +5,8 @@ Only search-verifier feedback ever enters a prompt; held-out verdicts are stored
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from agent.kernel.records import RecordedHypothesis
 from agent.kernel.types import Message
 
@@ -19,7 +21,9 @@ def _clip(text: str, limit: int) -> str:
     return f"{text[:half]}\n... [{len(text) - limit} characters cut] ...\n{text[-half:]}"
 
 
-def describe_attempt(index: int, entry: RecordedHypothesis) -> str:
+def describe_attempt(index: int, entry: RecordedHypothesis, note: str | None = None) -> str:
+    """One attempt with its status, score and feedback; `note` (an error that keeps repeating, see
+    agent/search/repeats.py) stands in for feedback the model has already seen and ignored."""
     verdict = entry.verdict
     score = "none" if verdict.score is None else f"{verdict.score:.6g}"
     lines = [
@@ -29,27 +33,40 @@ def describe_attempt(index: int, entry: RecordedHypothesis) -> str:
         _clip(entry.hypothesis.content.rstrip("\n"), MAX_CONTENT_CHARS),
         "```",
         "Verifier feedback:",
-        _clip(verdict.feedback.strip() or "(none)", MAX_FEEDBACK_CHARS),
+        note if note is not None else _clip(verdict.feedback.strip() or "(none)", MAX_FEEDBACK_CHARS),
     ]
     return "\n".join(lines)
 
 
-def build_messages(system_prompt: str, instructions: str, parents: list[RecordedHypothesis]) -> list[Message]:
+def build_messages(
+    system_prompt: str,
+    instructions: str,
+    parents: list[RecordedHypothesis],
+    notes: Mapping[str, str] | None = None,
+) -> list[Message]:
+    """The plain prompt: the instructions and the parents with their feedback; `notes` (by hypothesis id,
+    agent/search/repeats.py) replace the feedback of attempts whose error keeps repeating."""
+    notes = notes or {}
     parts = [instructions.strip()]
     if parents:
         parts.append(
             "## Earlier attempts\nThese were verified; the higher the score the better. "
             "Learn from the feedback and propose an improved solution."
         )
-        parts.extend(describe_attempt(i + 1, p) for i, p in enumerate(parents))
+        parts.extend(describe_attempt(i + 1, p, notes.get(p.hypothesis.id)) for i, p in enumerate(parents))
         parts.append("Now give your improved solution, in the required format.")
     return [Message(role="system", content=system_prompt), Message(role="user", content="\n\n".join(parts))]
 
 
-def _section(title: str, entries: list[RecordedHypothesis], start: int) -> list[str]:
+def _section(
+    title: str, entries: list[RecordedHypothesis], start: int, notes: Mapping[str, str]
+) -> list[str]:
     if not entries:
         return []
-    return [title, *(describe_attempt(start + i, e) for i, e in enumerate(entries))]
+    return [
+        title,
+        *(describe_attempt(start + i, e, notes.get(e.hypothesis.id)) for i, e in enumerate(entries)),
+    ]
 
 
 def describe_failed_edit(entry: RecordedHypothesis) -> str:
@@ -73,19 +90,22 @@ def build_population_messages(
     others: list[RecordedHypothesis],
     failed_edits: list[RecordedHypothesis],
     edit_instructions: str | None,
+    notes: Mapping[str, str] | None = None,
 ) -> list[Message]:
     """The evolve prompt: the parent to improve, the island's best and a few programs that behave
-    differently (each with its feedback), and any edit of the last round that could not be applied.
-    `edit_instructions` asks for SEARCH/REPLACE edits of the parent instead of a whole solution."""
+    differently (each with its feedback, or its note when its error keeps repeating), and any edit of the
+    last round that could not be applied. `edit_instructions` asks for SEARCH/REPLACE edits of the parent
+    instead of a whole solution."""
+    notes = notes or {}
     parts = [instructions.strip()]
     if parent is not None:
         parts.append(
             "## The program to improve\nIt was verified; the higher the score the better. Learn from the "
             "feedback on it and on the other programs below."
         )
-        parts.append(describe_attempt(1, parent))
-    parts += _section("## The best programs so far", top, 2)
-    parts += _section("## Programs that behave differently (for ideas)", others, 2 + len(top))
+        parts.append(describe_attempt(1, parent, notes.get(parent.hypothesis.id)))
+    parts += _section("## The best programs so far", top, 2, notes)
+    parts += _section("## Programs that behave differently (for ideas)", others, 2 + len(top), notes)
     if failed_edits:
         parts.append("## Your previous edits of this program could not be applied; repair them")
         parts.extend(describe_failed_edit(e) for e in failed_edits)
@@ -95,4 +115,28 @@ def build_population_messages(
         parts.append(f"Now improve the program to improve (attempt 1).\n{edit_instructions}")
     else:
         parts.append("Now give your improved solution, in the required format.")
+    return [Message(role="system", content=system_prompt), Message(role="user", content="\n\n".join(parts))]
+
+
+def build_repair_messages(
+    system_prompt: str,
+    instructions: str,
+    failed: RecordedHypothesis,
+    *,
+    note: str | None,
+    edit_instructions: str | None,
+) -> list[Message]:
+    """The one repair prompt of a failed candidate (agent/search/repair.py): the failed program as the
+    thing to fix, with its feedback (or the note on an error that keeps repeating), and nothing else, so
+    that a small model's context holds what it must fix."""
+    parts = [
+        instructions.strip(),
+        "## This program failed; fix it\nIt did not run to a score. Fix the error the feedback names "
+        "and keep the rest of the idea.",
+        describe_attempt(1, failed, note),
+    ]
+    if edit_instructions is not None:
+        parts.append(f"Now fix the program (attempt 1).\n{edit_instructions}")
+    else:
+        parts.append("Now give the fixed solution, in the required format.")
     return [Message(role="system", content=system_prompt), Message(role="user", content="\n\n".join(parts))]
