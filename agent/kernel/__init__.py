@@ -19,7 +19,7 @@ from agent.kernel.model import Model
 from agent.kernel.plugins import list_tasks, load_suite, task
 from agent.kernel.registry import Registry
 from agent.kernel.sandbox import ExecResult, Job, Limits, Sandbox
-from agent.kernel.task import Suite, Task
+from agent.kernel.task import Objective, Suite, Task
 from agent.kernel.types import (
     Budget,
     Completion,
@@ -30,7 +30,7 @@ from agent.kernel.types import (
     Verdict,
     VerdictStatus,
 )
-from agent.kernel.verifier import Verifier
+from agent.kernel.verifier import MultiFidelityVerifier, Verifier
 
 __all__ = [
     "AssayError",
@@ -44,6 +44,8 @@ __all__ = [
     "Message",
     "Model",
     "ModelError",
+    "MultiFidelityVerifier",
+    "Objective",
     "ParseError",
     "Registry",
     "Sandbox",

@@ -18,6 +18,7 @@ from agent.kernel.errors import ConfigError, ModelError, TransientModelError
 from agent.kernel.model import Model
 from agent.kernel.registry import Registry
 from agent.kernel.types import Completion, Message
+from agent.models.ensemble import is_ensemble_spec, make_ensemble
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,10 @@ PROVIDERS: Registry[ModelFactory] = Registry("model provider")
 
 
 def make_model(spec: str, settings: ModelSettings | None = None) -> Model:
-    """Build a model from its spec, e.g. `openai/gpt-4o-mini`."""
+    """Build a model from its spec, e.g. `openai/gpt-4o-mini`; `openai/a,anthropic/b=2` builds an ensemble
+    (agent/models/ensemble.py) split by weight (the run layer chooses another split)."""
+    if is_ensemble_spec(spec):
+        return make_ensemble(spec, lambda member: make_model(member, settings))
     _load_providers()
     provider, sep, rest = spec.partition("/")
     if not sep or not rest:

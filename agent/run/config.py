@@ -12,7 +12,7 @@ import math
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -36,7 +36,10 @@ class RunConfig(SearchSettings):
     #: the module that registered `task`; filled by `prepare`, so a plugin task resumes without its env var
     task_module: str | None = None
     problems: str | None = None  # None: the suite's documented default
-    model: str | None = None  # None: the installed local default model
+    model: str | None = None  # None: the installed local default model; `a,b=2`: an ensemble
+    #: how an ensemble's requests are split: by its weights, or by Thompson sampling on how often a
+    #: member's answers improved the best score (per call, or per dollar: `thompson-cost`)
+    model_split: Literal["weights", "thompson", "thompson-cost"] = "weights"
     base_url: str | None = None
     strategy: str = "refine"
     budget: Budget = Budget()

@@ -12,11 +12,13 @@ from pydantic import ValidationError
 from agent.kernel.errors import AssayError, ConfigError, StoreError
 from agent.kernel.model import Model
 from agent.kernel.plugins import REGISTRY, load_suite
+from agent.kernel.records import RecordedHypothesis
 from agent.kernel.task import Suite, Task
 from agent.kernel.types import StopReason, VerdictStatus
 from agent.models import pricing
 from agent.models.base import ModelSettings, make_model
 from agent.models.defaults import resolve_model_spec
+from agent.models.ensemble import EnsembleModel, is_ensemble_spec, parse_ensemble
 from agent.run.config import RunConfig, describe_validation_error
 from agent.run.needs import check_host_needs, check_sandbox_needs
 from agent.run.sandbox import NO_SANDBOX, resolve_sandbox, sandbox_identity
@@ -146,7 +148,8 @@ def _check_price(config: RunConfig, spec: str) -> bool:
     search (every completion "costs" nothing), so it is refused unless the user gives the price."""
     if config.price_in is not None:
         return True
-    known = pricing.table_prices(spec)
+    specs = [m.spec for m in parse_ensemble(spec)] if is_ensemble_spec(spec) else [spec]
+    known = all(pricing.table_prices(s) for s in specs)  # an ensemble is priced when every member is
     if not known and config.budget.cost_usd is not None:
         raise ConfigError(
             f"--cost-usd: {spec} has no known price, so a cost limit could not stop the search: "
@@ -178,10 +181,36 @@ def build_model(config: RunConfig, spec: str) -> Model:
         max_retries=config.max_retries,
         max_concurrency=config.model_concurrency,
     )
-    model = make_model(spec, settings)
+    if is_ensemble_spec(spec):  # several models, split per request by `model_split`
+        members = [(m, _priced(config, make_model(m.spec, settings))) for m in parse_ensemble(spec)]
+        return EnsembleModel(members, split=config.model_split, seed=config.seed)
+    return _priced(config, make_model(spec, settings))
+
+
+def _priced(config: RunConfig, model: Model) -> Model:
     if config.price_in is not None and config.price_out is not None:
         return pricing.PricedModel(model, pricing.Price(config.price_in, config.price_out))
     return model
+
+
+def recorded_history(
+    store: Store, run_id: str, problem_key: str
+) -> Callable[[], tuple[list[RecordedHypothesis], dict[tuple[int, int], float]]]:
+    """What an ensemble's bandit learns from: the search's hypotheses of finished iterations (as a resumed
+    search restores them) and each call's cost, read from the store, so a resume makes the same choices.
+    Read again only when another iteration has finished (what it reads changes only then)."""
+    cache: dict[int, tuple[list[RecordedHypothesis], dict[tuple[int, int], float]]] = {}
+
+    def read() -> tuple[list[RecordedHypothesis], dict[tuple[int, int], float]]:
+        done = max((r.iteration for r in store.iterations(run_id, problem_key)), default=0)
+        if done not in cache:
+            entries = [e for e in store.hypotheses(run_id, problem_key) if e.hypothesis.iteration <= done]
+            costs = {(c.iteration, c.sample): c.cost_usd or 0.0 for c in store.calls(run_id, problem_key)}
+            cache.clear()
+            cache[done] = (entries, costs)
+        return cache[done]
+
+    return read
 
 
 async def execute(
@@ -215,6 +244,8 @@ async def execute(
     try:
         for position, task in enumerate(prepared.problems):
             store.start_search(run_id, task.key, position)
+            if isinstance(model, EnsembleModel):  # its bandit learns from this search's records
+                model.attach(recorded_history(store, run_id, task.key))
             search = Search(
                 task=task,
                 model=model,

@@ -56,7 +56,8 @@ from agent.search.archive import Archive
 from agent.search.breaker import INFRA_ARTIFACT, InfraBreaker, infrastructure_error
 from agent.search.budget import BudgetTracker
 from agent.search.dedup import judge_deduplicated
-from agent.search.plan import Plan, make_plan
+from agent.search.halving import reevaluate_top
+from agent.search.plan import Plan
 from agent.search.settings import SearchSettings
 from agent.search.strategies import Strategy
 from agent.store.records import SearchRecord, first_error
@@ -258,11 +259,7 @@ class Search:
         """Run one iteration; returns why to stop when the model produced nothing at all, or when the
         infrastructure breaker tripped (then nothing of this iteration but its model calls is recorded, so a
         resume replays those calls and verifies their answers again)."""
-        plan = make_plan(
-            self.strategy, self.archive, self.settings, iteration, rng,
-            self.task.system_prompt, self.task.instructions,
-        )  # fmt: skip
-        messages = plan.messages
+        plan = self.strategy.plan(self.archive, self.settings, iteration, rng, self.task)
 
         recorded = self.store.recorded_calls(self.run_id, self.key, iteration)
         replayable = {s for s, call in recorded.items() if call.ok}
@@ -276,7 +273,7 @@ class Search:
                 calls_left = None if calls_left is None else calls_left - 1
 
         results = await asyncio.gather(
-            *(self._sample(iteration, s, messages, recorded.get(s)) for s in samples)
+            *(self._sample(iteration, s, plan.for_sample(s).messages, recorded.get(s)) for s in samples)
         )
         completions = [(s, c) for s, c in zip(samples, results, strict=True) if isinstance(c, Completion)]
         self.tracker.spend = self.store.spend(self.run_id, self.key)
@@ -284,7 +281,7 @@ class Search:
             errors = [r for r in results if isinstance(r, str)]
             return StopReason.MODEL_ERROR, errors[0] if errors else "no samples could be requested"
 
-        parsed = [self._parse(c, iteration, plan) for _, c in completions]
+        parsed = [self._parse(c, iteration, plan.for_sample(s)) for s, c in completions]
         judged = await judge_deduplicated(parsed, self.archive.entries, self._judge)  # near-copies once
         if stop := self._breaker.observe([v for _, v in judged]):
             return stop
@@ -293,6 +290,13 @@ class Search:
             self.store.record_hypothesis(self.run_id, self.key, sample, hypothesis, verdict)
             entries.append(RecordedHypothesis(sample, hypothesis, verdict))
         self.archive.extend(entries)
+        # issue 13, noise-aware selection (agent/search/halving.py): with `halving_top` > 0 and a verifier
+        # that declares `fidelities`, the top candidates are re-verified on more seeds (and re-recorded)
+        await reevaluate_top(
+            self.archive, self.task.verifier, self.settings.halving_top,
+            lambda v, h: self._verify("search", v, h),
+            lambda e: self.store.record_hypothesis(self.run_id, self.key, e.sample, e.hypothesis, e.verdict),
+        )  # fmt: skip
 
         scores = [e.verdict.score for e in entries if e.verdict.score is not None]
         best = self.archive.best_score()

@@ -32,8 +32,17 @@ class SearchSettings(BaseModel):
     #: a parent of rank r (0 = the island's best) is drawn with weight exp(-r / selection_temperature)
     selection_temperature: float = Field(default=2.0, gt=0, le=1000)
     diverse_k: int = Field(default=2, ge=0, le=16)  # programs of other behaviours shown besides the top
-    #: `diff`: answers may be SEARCH/REPLACE edits of the parent (a failed edit is shown for repair)
+    #: `diff`: answers may be SEARCH/REPLACE edits of the parent (a failed edit is shown for repair, once)
     edits: Literal["rewrite", "diff"] = "rewrite"
+    #: refine/evolve: each candidate that failed (crash, timeout, gate, parse) gets one repair prompt in the
+    #: next iteration (agent/search/repair.py); false: failures (failed edits too) are only ranked
+    repair: bool = True
+    #: how an island's parent is chosen: by rank of score, or from its Pareto front over the score and the
+    #: task's `objectives` (agent/search/pareto.py); the front is recorded in each child's meta
+    selection: Literal["score", "pareto"] = "score"
+    #: successive halving (agent/search/halving.py) for a verifier with `fidelities` (reward, loss): this
+    #: many top candidates are re-verified on more seeds before they become parents or the best; 0: off
+    halving_top: int = Field(default=0, ge=0, le=32)
 
     def sample_seed(self, iteration: int, sample: int) -> int:
         """The same (seed, iteration, sample) always asks the model with the same seed."""

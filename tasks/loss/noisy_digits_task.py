@@ -14,6 +14,8 @@ from verifiers.loss.verifier import LossTrainingVerifier
 
 SEARCH_SEEDS = (0, 1, 2)
 HELD_OUT_SEEDS = (100, 101, 102)
+#: what a re-verification on more seeds adds (`halving_top`): neither searched first nor held out
+MORE_SEARCH_SEEDS = (3, 4, 5)
 WALL_S = 120.0  # generous: 3 seeds take ~5 s alone, but the host may be busy with concurrent candidates
 
 INSTRUCTIONS = """Design a loss function for training a classifier on labels that are 40% wrong.
@@ -40,20 +42,59 @@ fails.
 
 Answer with one ```python code block containing the complete code."""
 
+#: scaffold mode (issue 12, DiscoPOP style): a complete loss module with torch imported and the usual
+#: quantities computed; the model writes the one expression that makes it robust. Far fewer ways to fail for
+#: a small model than a blank page, and the same verifier judges the answer.
+SCAFFOLD = """Complete a loss function for training a classifier on labels that are 40% wrong.
 
-def build(config: DigitsConfig | None = None, *, sandbox: Sandbox | None = None) -> Task:
-    """The task; `config` and `sandbox` exist so tests and benchmarks can shrink or pin the trainer."""
+The data: scikit-learn's 8x8 handwritten digits (10 classes), 1000 training images, 40% of the labels replaced
+by a different, uniformly random class. The classifier is {trainer}; your loss is the only thing you change.
+It is scored by the trained network's accuracy on clean held-back images. Plain cross-entropy memorises the
+wrong labels and scores about 0.65; bounded losses that do not chase confidently wrong labels do better.
+
+Replace the `...` (and change anything else you like):
+
+```python
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def loss(logits, targets):
+    # logits: float tensor [batch, 10]; targets: int64 tensor [batch] (noisy labels)
+    log_probs = F.log_softmax(logits, dim=1)  # [batch, 10]
+    probs = log_probs.exp()  # [batch, 10]
+    p_true = probs.gather(1, targets[:, None]).squeeze(1)  # [batch]: probability of the given label
+    per_example = ...  # tensor [batch]: small when p_true is high; grows slowly (bounded) as p_true -> 0
+    return per_example.mean()
+```
+
+Rules: compute with torch; exactly one public function (helpers start with an underscore); return a finite
+scalar that is differentiable with respect to logits. It runs in a process of its own with {cpu_s} s of CPU
+time per training run; every name must be defined, and it is checked on random inputs first (finite scalar,
+finite non-zero gradients). Answer with one ```python code block holding the complete module."""
+
+
+def build(
+    config: DigitsConfig | None = None, *, sandbox: Sandbox | None = None, scaffold: bool = False
+) -> Task:
+    """The task; `config` and `sandbox` exist so tests and benchmarks can shrink or pin the trainer;
+    `scaffold` shows a template to complete instead of a blank page (same verifiers)."""
     problem = NoisyDigits(config)
     limits = training_limits(WALL_S)
     common = {"problem": problem, "limits": limits, "sandbox": sandbox}
     return Task(
-        name="loss/noisy-digits",
+        name="loss/noisy-digits-scaffold" if scaffold else "loss/noisy-digits",
         problem_id="noisy-digits",
-        instructions=INSTRUCTIONS.format(
+        instructions=(SCAFFOLD if scaffold else INSTRUCTIONS).format(
             trainer=problem.config.describe(), cpu_s=problem.config.candidate_cpu_s
         ),
         parse=code_block,
-        verifier=LossTrainingVerifier("loss-train:noisy-digits", seeds=SEARCH_SEEDS, split="val", **common),
+        verifier=LossTrainingVerifier(
+            "loss-train:noisy-digits", seeds=SEARCH_SEEDS, split="val", more_seeds=MORE_SEARCH_SEEDS, **common
+        ),
         held_out=LossTrainingVerifier(
             "loss-train:noisy-digits:test", seeds=HELD_OUT_SEEDS, split="test", **common
         ),
@@ -71,3 +112,8 @@ def build(config: DigitsConfig | None = None, *, sandbox: Sandbox | None = None)
 @task("loss/noisy-digits", "Discover a classification loss robust to 40% label noise (digits, small MLP)")
 def noisy_digits() -> Task:
     return build()
+
+
+@task("loss/noisy-digits-scaffold", "loss/noisy-digits for small models: complete a loss template")
+def noisy_digits_scaffold() -> Task:
+    return build(scaffold=True)

@@ -14,6 +14,8 @@ from verifiers.loss.verifier import LossTrainingVerifier
 
 SEARCH_SEEDS = (0, 1, 2)
 HELD_OUT_SEEDS = (100, 101, 102)
+#: what a re-verification on more seeds adds (`halving_top`): neither searched first nor held out
+MORE_SEARCH_SEEDS = (3, 4, 5)
 WALL_S = 120.0
 
 INSTRUCTIONS = """Design an offline preference-optimisation loss, like DPO, to align a policy with a labeller.
@@ -57,7 +59,9 @@ def build(config: PreferenceConfig | None = None, *, sandbox: Sandbox | None = N
             cpu_s=problem.config.candidate_cpu_s,
         ),
         parse=code_block,
-        verifier=LossTrainingVerifier("loss-train:preference", seeds=SEARCH_SEEDS, split="val", **common),
+        verifier=LossTrainingVerifier(
+            "loss-train:preference", seeds=SEARCH_SEEDS, split="val", more_seeds=MORE_SEARCH_SEEDS, **common
+        ),
         held_out=LossTrainingVerifier(
             "loss-train:preference:gold", seeds=HELD_OUT_SEEDS, split="test", **common
         ),

@@ -23,6 +23,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from agent.kernel.errors import VerifierError
 from agent.kernel.identity import fingerprint
 from agent.kernel.sandbox import ExecResult, Job, Limits, Sandbox
 from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
@@ -91,10 +92,14 @@ class LossTrainingVerifier:
         split: str,
         limits: Limits,
         sandbox: Sandbox | None = None,
+        more_seeds: Sequence[int] = (),
     ) -> None:
+        """`more_seeds`: the seeds a re-verification on more seeds adds to `seeds` (`verify_at`, used by
+        successive halving); none by default, so a verifier's identity stays what it was without them."""
         self.name = name
         self.problem = problem
         self.seeds = tuple(seeds)
+        self.more_seeds = tuple(more_seeds)
         self.split = split
         self.limits = limits
         self._sandbox = sandbox
@@ -119,7 +124,28 @@ class LossTrainingVerifier:
             self.problem.job_config(),
             grader,
             getattr(self.problem, "config", None),
+            *((("more_seeds", self.more_seeds),) if self.more_seeds else ()),
         )
+
+    @property
+    def fidelities(self) -> tuple[int, ...]:
+        """The seed counts it judges on (the kernel's MultiFidelityVerifier): `verify` on `seeds`, a
+        re-verification on `seeds` + `more_seeds`."""
+        n = len(self.seeds)
+        return (n, n + len(self.more_seeds)) if self.more_seeds else (n,)
+
+    async def verify_at(self, hypothesis: Hypothesis, seeds: int) -> Verdict:
+        """The verdict on the first `seeds` of `seeds` + `more_seeds`, the wall limit scaled to match."""
+        if seeds not in self.fidelities:
+            raise VerifierError(f"{self.name} judges on {self.fidelities} seeds, not {seeds}")
+        if seeds == len(self.seeds):
+            return await self.verify(hypothesis)
+        wall = self.limits.wall_s * seeds / len(self.seeds)
+        wider = LossTrainingVerifier(
+            self.name, self.problem, seeds=(*self.seeds, *self.more_seeds)[:seeds], split=self.split,
+            limits=self.limits.model_copy(update={"wall_s": wall}), sandbox=self._sandbox,
+        )  # fmt: skip
+        return await wider.verify(hypothesis)
 
     def job(self, source: str) -> Job:
         """The job: shipped programs and training data as files, everything else on the trainer's stdin."""

@@ -40,7 +40,7 @@ from verifiers import names as shared_names
 from verifiers.peer import PEER_SOURCE, salt_id, seed_salt
 from verifiers.reward import feedback, precheck, tunable, tuning
 from verifiers.reward.feedback import merge_windows, reflection
-from verifiers.reward.problem import SEARCH_SEEDS, RewardProblem
+from verifiers.reward.problem import MORE_SEARCH_SEEDS, SEARCH_SEEDS, RewardProblem
 from verifiers.reward.tunable import TunableError, parse_tunable
 from verifiers.reward.tuning import Tuner, Tuning, with_tuning
 from verifiers.sandboxed import MalformedRun, python_job, read_record, run_job, unfinished
@@ -165,9 +165,14 @@ class RewardEvaluator:
         sandbox: Sandbox | None = None,
         randomise: dict[str, list[float]] | None = None,
         tuner: Tuner | None = None,
+        more_seeds: Sequence[int] | None = None,
     ) -> None:
+        """`more_seeds`: the seeds a re-verification adds to `seeds` (`verify_at`); None: MORE_SEARCH_SEEDS
+        for the search seeds, none for any other seeds (a held-out verifier is never re-verified)."""
         self.problem = problem
         self.seeds = tuple(seeds)
+        default_more = MORE_SEARCH_SEEDS if self.seeds == SEARCH_SEEDS else ()
+        self.more_seeds = tuple(default_more if more_seeds is None else more_seeds)
         self.name = name or f"reward-{problem.name}"
         self.limits = limits or Limits(
             wall_s=15.0 + WALL_PER_SEED_S * len(self.seeds), memory_mb=1024, cpus=1.0
@@ -183,6 +188,7 @@ class RewardEvaluator:
         grader = sys.modules[type(self.problem).__module__]
         return fingerprint(
             self.seeds,
+            *((("more_seeds", self.more_seeds),) if self.more_seeds else ()),
             self.limits,
             self.randomise,
             self.tuner.plan(),
@@ -225,6 +231,28 @@ class RewardEvaluator:
         verdict, _, _ = await self.train_tuned(hypothesis.content)
         return verdict.model_copy(update={"duration_s": time.monotonic() - started})
 
+    @property
+    def fidelities(self) -> tuple[int, ...]:
+        """The seed counts it judges on (the kernel's MultiFidelityVerifier): `verify` on `seeds`, a
+        re-verification on `seeds` + `more_seeds`."""
+        n = len(self.seeds)
+        return (n, n + len(self.more_seeds)) if self.more_seeds else (n,)
+
+    async def verify_at(self, hypothesis: Hypothesis, seeds: int) -> Verdict:
+        """The verdict on the first `seeds` of `seeds` + `more_seeds` (the same tuning: it is seeded from
+        the source), with a wall limit scaled to the number of trainings."""
+        if seeds not in self.fidelities:
+            raise VerifierError(f"{self.name} judges on {self.fidelities} seeds, not {seeds}")
+        if seeds == len(self.seeds):
+            return await self.verify(hypothesis)
+        wall = self.limits.wall_s * seeds / len(self.seeds)
+        wider = RewardEvaluator(
+            self.problem, seeds=(*self.seeds, *self.more_seeds)[:seeds], name=self.name,
+            limits=self.limits.model_copy(update={"wall_s": wall}), sandbox=self._sandbox,
+            randomise=self.randomise, tuner=self.tuner, more_seeds=(),
+        )  # fmt: skip
+        return await wider.verify(hypothesis)
+
     async def train_tuned(self, source: str) -> tuple[Verdict, Trained | None, Tuning | None]:
         """Tune the constants the source marks TUNABLE (if any), then train on the verifier's seeds."""
         problem = check_source(source)
@@ -259,8 +287,11 @@ class RewardEvaluator:
         return await self.judge(result, use, nonce=nonce)
 
     def static_check(self, source: str) -> Verdict | None:
-        """The host's check before any job is sent (names used but never defined), as a verdict, or None."""
-        missing = precheck.undefined_names(source, precheck.scope(self.problem.sim))
+        """The host's check before any job is sent (a scaffold's hole left unfilled, names used but never
+        defined), as a verdict, or None."""
+        missing = precheck.placeholder(source) or precheck.undefined_names(
+            source, precheck.scope(self.problem.sim)
+        )
         if missing is None:
             return None
         return Verdict(status=VerdictStatus.INVALID, feedback=f"Checked before training: {missing}")

@@ -3,7 +3,9 @@
 The family defines the protocol; `tasks/reward/` implements it (a simulator, a fixed trainer, the success
 measure). The seeds live here because keeping them disjoint is part of the verifier's honesty, not a detail
 of any one task: the search trains on SEARCH_SEEDS only, the held-out check retrains on HELD_OUT_SEEDS, and
-the inner tuning of TUNABLE constants uses TUNING_SEEDS, neither searched nor held out.
+the inner tuning of TUNABLE constants uses TUNING_SEEDS, neither searched nor held out. MORE_SEARCH_SEEDS
+extend the search seeds when successive halving re-verifies a top candidate on more of them (never
+held-out or tuning seeds).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 SEARCH_SEEDS = (0, 1, 2)
 HELD_OUT_SEEDS = (1000, 1001, 1002)
 TUNING_SEEDS = (500,)
+MORE_SEARCH_SEEDS = (3, 4, 5, 6, 7, 8)  # the 4th to 9th search seeds (agent/search/halving.py)
 
 
 class RewardProblem(Protocol):
