@@ -280,17 +280,22 @@ def view_command(
 
 @app.command("report")
 def report_command(
-    run: Annotated[str, typer.Argument(help="run id (or a unique prefix)")],
+    run: Annotated[str, typer.Argument(help="run id or bench id (or a unique prefix)")],
     output: Annotated[Path, typer.Option("-o", "--output", help="the HTML file to write")] = Path(
         "report.html"
     ),
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Write one run as a self-contained HTML file (plots inline) that opens without a network."""
+    """Write one run (or an `assay bench`) as a self-contained HTML file (plots inline) that opens without
+    a network."""
     from agent.view.report import write_report
 
-    run_id = write_report(db, run, output)
-    out.print(f"wrote {output} (run {run_id})", markup=False, highlight=False)
+    shown = write_report(db, run, output)
+    out.print(
+        f"wrote {output} ({'bench' if shown.startswith('bench-') else 'run'} {shown})",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command("show")
@@ -387,7 +392,7 @@ def _show_details(p: dict[str, Any]) -> str:
 
 
 def _mount_optional_apps() -> None:
-    """`assay sandbox ...` and `assay models ...` live with the packages they manage."""
+    """`assay sandbox ...`, `assay models ...` and `assay bench` live with the packages they manage."""
     from importlib import import_module
 
     for name, module in (("sandbox", "sandboxes.cli"), ("models", "agent.models.cli")):
@@ -396,6 +401,9 @@ def _mount_optional_apps() -> None:
         except ImportError:
             continue
         app.add_typer(sub.app, name=name)
+    from agent.bench.cli import bench_command  # in its own package: it is a grid of runs, not a run
+
+    app.command("bench")(bench_command)
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:

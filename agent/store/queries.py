@@ -142,3 +142,83 @@ class ReadOnlyStore(Store):
             (run_id, run_id, run_id, run_id),
         ).fetchone()
         return "/".join(str(v) for v in row)
+
+    def bench_cells(self, bench_id: str) -> list[BenchCell]:
+        return read_bench_cells(self._db, bench_id)
+
+    def bench_ids(self, limit: int = 100) -> list[tuple[str, float, int]]:
+        return read_bench_ids(self._db, limit)
+
+    def resolve_bench(self, bench: str) -> str | None:
+        return resolve_bench_id(self._db, bench)
+
+
+#: the table `assay bench` keeps beside the runs (agent.bench.cells creates and writes it); a store that
+#: never held a bench has none, and reads as holding no bench
+BENCH_TABLE = "bench_cells"
+
+
+@dataclass(frozen=True)
+class BenchCell:
+    """One cell of a bench grid (task x strategy x seed): the run that did it, or why none finished."""
+
+    bench_id: str
+    task: str
+    strategy: str
+    seed: int
+    position: int
+    run_id: str | None
+    status: str  # pending | running | finished | failed (the run's own status, or why there is none)
+    error: str | None
+    threshold: float | None
+    created: float
+    updated: float
+
+
+def _has_bench_table(db: sqlite3.Connection) -> bool:
+    row = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (BENCH_TABLE,))
+    return row.fetchone() is not None
+
+
+def read_bench_cells(db: sqlite3.Connection, bench_id: str) -> list[BenchCell]:
+    """The bench's cells in grid order; [] for an unknown bench or a store without benches. Shared by the
+    bench itself (to skip finished cells) and the viewer, so both read a cell the same way."""
+    if not _has_bench_table(db):
+        return []
+    rows = db.execute(
+        f"SELECT bench_id, task, strategy, seed, position, run_id, status, error, threshold, created,"
+        f" updated FROM {BENCH_TABLE} WHERE bench_id = ? ORDER BY position",
+        (bench_id,),
+    ).fetchall()
+    cells = []
+    for r in rows:
+        threshold = r[8] if isinstance(r[8], int | float) and math.isfinite(r[8]) else None
+        cells.append(
+            BenchCell(str(r[0]), str(r[1]), str(r[2]), int(r[3]), int(r[4]),
+                      None if r[5] is None else str(r[5]), str(r[6]),
+                      None if r[7] is None else str(r[7]), threshold, float(r[9]), float(r[10]))
+        )  # fmt: skip
+    return cells
+
+
+def read_bench_ids(db: sqlite3.Connection, limit: int = 100) -> list[tuple[str, float, int]]:
+    """(bench id, when it started, cells) of the newest benches first."""
+    if not _has_bench_table(db):
+        return []
+    rows = db.execute(
+        f"SELECT bench_id, MIN(created), COUNT(*) FROM {BENCH_TABLE} GROUP BY bench_id"
+        " ORDER BY MIN(created) DESC LIMIT ?",
+        (limit,),
+    ).fetchall()
+    return [(str(b), float(c), int(n)) for b, c, n in rows]
+
+
+def resolve_bench_id(db: sqlite3.Connection, bench: str) -> str | None:
+    """The bench with this id, or the only one it is a prefix of (as run ids are found)."""
+    if not _has_bench_table(db):
+        return None
+    ids = {b for b, _, _ in read_bench_ids(db, limit=10**6)}
+    if bench in ids:
+        return bench
+    matches = [b for b in ids if b.startswith(bench)] if bench else []
+    return matches[0] if len(matches) == 1 else None

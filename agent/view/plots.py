@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import threading
 
+from agent.bench.summary import BenchRow, CellResult
 from agent.view.data import ProblemView
 
 #: matplotlib's pyplot state is global: one figure is drawn at a time (the web app serves from threads)
@@ -81,6 +82,35 @@ def status_plot(mix: dict[str, int]) -> str | None:
         try:
             ax.barh(names, [mix[n] for n in names], color=[colors.get(n, "#777") for n in names])
             ax.set_xlabel("candidates")
+            buf = io.StringIO()
+            fig.savefig(buf, format="svg")
+        finally:
+            plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.find("<svg") :]
+
+
+def bench_plot(task: str, rows: list[BenchRow], cells: list[CellResult]) -> str | None:
+    """One task's strategies side by side: each seed's score as a dot, the mean with its 95% interval as
+    an error bar, so overlapping intervals are seen as overlapping; None before any cell has a score."""
+    scored = [c for c in cells if c.task == task and c.score is not None and c.status == "finished"]
+    if not scored:
+        return None
+    names = [r.strategy for r in rows]
+    with _LOCK:
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(names) + 2), 3.2), constrained_layout=True)
+        try:
+            for i, r in enumerate(rows):
+                seeds = [c.score for c in scored if c.strategy == r.strategy]
+                ax.scatter([i] * len(seeds), seeds, s=16, alpha=0.6, color="#8a8a8a", zorder=2)
+                if r.score.mean is not None:
+                    ax.errorbar([i], [r.score.mean], yerr=[[r.score.ci95 or 0.0], [r.score.ci95 or 0.0]],
+                                fmt="o", color="C0", capsize=6, zorder=3)  # fmt: skip
+            ax.set_xticks(range(len(names)), names)
+            ax.set_xlim(-0.6, len(names) - 0.4)
+            ax.set(ylabel="score (mean, 95% CI)", title=f"{task}: strategies at one budget")
+            ax.grid(alpha=0.3, axis="y")
             buf = io.StringIO()
             fig.savefig(buf, format="svg")
         finally:

@@ -11,12 +11,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from agent.bench.summary import BenchSummary, summarise
 from agent.store.queries import ReadOnlyStore, RunTotals
 from agent.store.records import RunRecord
 from agent.view.data import RunView
 from agent.view.format import fmt_date, fmt_duration, fmt_score
-from agent.view.plots import score_plot, status_plot
-from agent.view.templates import BASE, RUN, RUNS
+from agent.view.plots import bench_plot, score_plot, status_plot
+from agent.view.templates import BASE, BENCH, RUN, RUNS
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def _environment() -> Any:
     from jinja2 import DictLoader, Environment, select_autoescape
 
     env = Environment(
-        loader=DictLoader({"base": BASE, "runs": RUNS, "run": RUN}),
+        loader=DictLoader({"base": BASE, "runs": RUNS, "run": RUN, "bench": BENCH}),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
     env.filters.update(score=fmt_score, duration=fmt_duration, date=fmt_date, diffclass=_diff_class)
@@ -76,13 +77,15 @@ def runs_page(store: ReadOnlyStore, *, limit: int = 50, offset: int = 0, live: b
         limit=limit,
         offset=offset,
         db=str(store.path),
+        benches=store.bench_ids(),
     )
 
 
 def runs_fingerprint(store: ReadOnlyStore) -> str:
     """Changes when a run is added or any running run records something."""
     running = [r for r in store.page_runs(1000, 0) if r.status == "running"]
-    return f"{store.count_runs()}|" + "|".join(store.run_fingerprint(r.id) for r in running)
+    benches = "|".join(f"{b}:{n}" for b, _, n in store.bench_ids())
+    return f"{store.count_runs()}|{benches}|" + "|".join(store.run_fingerprint(r.id) for r in running)
 
 
 def run_page(view: RunView, *, live: bool, fingerprint: str = "") -> str:
@@ -97,4 +100,32 @@ def run_page(view: RunView, *, live: bool, fingerprint: str = "") -> str:
         title=f"assay run {view.run.id}",
         v=view,
         plots=plots,
+    )
+
+
+def bench_summary(store: ReadOnlyStore, bench: str) -> BenchSummary | None:
+    """The bench with this id (or unique prefix), summarised from its runs' records; None if unknown."""
+    found = store.resolve_bench(bench)
+    return None if found is None else summarise(store, found, store.bench_cells(found))
+
+
+def bench_fingerprint(store: ReadOnlyStore, bench_id: str) -> str:
+    """Changes when a cell changes or any of its runs records something: what a live bench page polls."""
+    cells = store.bench_cells(bench_id)
+    return "|".join(f"{c.status}:{store.run_fingerprint(c.run_id) if c.run_id else ''}" for c in cells)
+
+
+def bench_page(summary: BenchSummary, *, live: bool, fingerprint: str = "") -> str:
+    """The strategies of each task compared; `live`: polls while a cell is still pending or running."""
+    tasks = list(dict.fromkeys(r.task for r in summary.rows))
+    plots = [bench_plot(t, [r for r in summary.rows if r.task == t], summary.cells) for t in tasks]
+    polling = live and any(c.status in ("pending", "running") for c in summary.cells)
+    return _render(
+        "bench",
+        live=live,
+        poll=f"/api/bench/{summary.bench_id}/fingerprint" if polling else None,
+        fingerprint=fingerprint,
+        title=f"assay bench {summary.bench_id}",
+        s=summary,
+        plots=[p for p in plots if p],
     )

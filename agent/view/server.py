@@ -14,7 +14,14 @@ from typing import Any
 from agent.kernel.errors import AssayError, StoreError
 from agent.store.queries import ReadOnlyStore
 from agent.view.data import run_view
-from agent.view.render import run_page, runs_fingerprint, runs_page
+from agent.view.render import (
+    bench_fingerprint,
+    bench_page,
+    bench_summary,
+    run_page,
+    runs_fingerprint,
+    runs_page,
+)
 
 #: the only interface the viewer listens on: it shows prompts and candidates, never to the network
 HOST = "127.0.0.1"
@@ -91,8 +98,32 @@ def make_app(db: Path) -> Any:
                 {"fingerprint": store.run_fingerprint(request.path_params["run_id"])}, headers=headers
             )
 
+    def bench(request: Request) -> Response:
+        with _open() as store:
+            summary = bench_summary(store, request.path_params["bench_id"])
+            if summary is None:
+                return HTMLResponse("<h1>no such bench</h1>", status_code=404, headers=headers)
+            page = bench_page(summary, live=True, fingerprint=bench_fingerprint(store, summary.bench_id))
+        return HTMLResponse(page, headers=headers)
+
+    def bench_report(request: Request) -> Response:
+        with _open() as store:
+            summary = bench_summary(store, request.path_params["bench_id"])
+        if summary is None:
+            return HTMLResponse("<h1>no such bench</h1>", status_code=404, headers=headers)
+        disposition = {"Content-Disposition": f'attachment; filename="assay-{summary.bench_id}.html"'}
+        return HTMLResponse(bench_page(summary, live=False), headers={**headers, **disposition})
+
+    def bench_version(request: Request) -> Response:
+        with _open() as store:
+            found = store.resolve_bench(request.path_params["bench_id"]) or ""
+            return JSONResponse({"fingerprint": bench_fingerprint(store, found)}, headers=headers)
+
     return Starlette(
         routes=[
+            Route("/bench/{bench_id}", bench),
+            Route("/bench/{bench_id}/report.html", bench_report),
+            Route("/api/bench/{bench_id}/fingerprint", bench_version),
             Route("/", runs),
             Route("/api/runs/fingerprint", runs_version),
             Route("/run/{run_id}", run),

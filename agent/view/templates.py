@@ -88,6 +88,38 @@ RUNS = """{% extends "base" %}{% block body %}
 </table>
 {% if offset > 0 %}<a href="?offset={{ [offset - limit, 0]|max }}&limit={{ limit }}">newer</a>{% endif %}
 {% if offset + runs|length < total %}<a href="?offset={{ offset + limit }}&limit={{ limit }}">older</a>{% endif %}
+{% if benches %}<h2>Benches</h2>
+<table id="benches"><tr><th>bench</th><th>started</th><th>cells</th></tr>
+{% for b in benches %}<tr class="bench"><td><a href="bench/{{ b[0] }}">{{ b[0] }}</a></td><td>{{ b[1]|date }}</td>
+<td class="num">{{ b[2] }}</td></tr>{% endfor %}</table>{% endif %}
+{% endblock %}"""
+
+BENCH = """{% extends "base" %}{% block body %}
+{% if live %}<p><a href="../">all runs</a> · <a href="{{ s.bench_id }}/report.html">download report</a></p>{% endif %}
+<h1>bench {{ s.bench_id }} <span class="badge">{{ 'complete' if s.complete else 'incomplete' }}</span></h1>
+<p class="muted">Each cell is one run of a task with a strategy and a seed, all at the same budget. The score is
+the held-out result (the search's best where a task has none); ± is the half-width of a 95% Student-t interval
+over the seeds.</p>
+<table id="bench-rows"><tr><th>task</th><th>strategy</th><th>runs</th><th>score mean</th><th>± 95% CI</th>
+<th>std</th><th>source</th><th>reached threshold</th><th>calls to threshold</th><th>seconds to threshold</th>
+<th>calls</th><th>cost $</th><th>seconds / run</th></tr>
+{% for r in s.rows %}<tr class="bench-row"><td>{{ r.task }}</td><td>{{ r.strategy }}</td>
+<td class="num">{{ r.finished }}/{{ r.seeds }}</td><td class="num">{{ r.score.mean|score }}</td>
+<td class="num">{{ r.score.ci95|score }}</td><td class="num">{{ r.score.std|score }}</td><td>{{ r.score_source }}</td>
+<td class="num">{% if r.threshold is not none %}{{ r.reached }}/{{ r.searches }} ≥ {{ r.threshold|score }}{% else %}-{% endif %}</td>
+<td class="num">{{ r.calls_to_threshold.mean|score }}</td><td class="num">{{ r.seconds_to_threshold.mean|score }}</td>
+<td class="num">{{ r.calls.mean|score }}</td>
+<td class="num">{% if not r.cost_known %}unknown{% elif r.cost_usd.mean is not none %}{{ '%.4f'|format(r.cost_usd.mean) }}{% else %}-{% endif %}</td>
+<td class="num">{{ r.seconds.mean|score }}</td></tr>{% endfor %}</table>
+{% for plot in plots %}<div class="plot">{{ plot|safe }}</div>{% endfor %}
+<h2>Cells</h2>
+<table id="bench-cells"><tr><th>task</th><th>strategy</th><th>seed</th><th>run</th><th>status</th><th>score</th>
+<th>calls</th><th>tokens</th><th>cost $</th><th>seconds</th><th>error</th></tr>
+{% for c in s.cells %}<tr class="cell"><td>{{ c.task }}</td><td>{{ c.strategy }}</td><td class="num">{{ c.seed }}</td>
+<td>{% if c.run_id and live %}<a href="../run/{{ c.run_id }}">{{ c.run_id }}</a>{% else %}{{ c.run_id or '-' }}{% endif %}</td>
+<td>{{ c.status }}</td><td class="num">{{ c.score|score }}</td><td class="num">{{ c.calls }}</td>
+<td class="num">{{ c.tokens }}</td><td class="num">{{ '%.4f'|format(c.cost_usd) if c.cost_known else 'unknown' }}</td>
+<td class="num">{{ c.seconds|duration }}</td><td>{{ c.error or '' }}</td></tr>{% endfor %}</table>
 {% endblock %}"""
 
 RUN = """{% extends "base" %}{% block body %}

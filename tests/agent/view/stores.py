@@ -1,9 +1,11 @@
-"""A store holding a finished run and one still running, made by the real `assay run` command."""
+"""Stores made by the real commands: a finished run and one still running (`assay run`), and a bench of
+four runs (`assay bench`)."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from pathlib import Path
 
 from tests.support.cli import assay
@@ -36,3 +38,11 @@ def finished_and_running(db: Path) -> tuple[str, str]:
             (running,),
         )
     return finished, running
+
+
+def bench_guess(db: Path, base_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`assay bench example/guess` over two strategies and two seeds, at 4 calls per search."""
+    return assay(
+        "bench", "example/guess", "--strategies", "best-of-n,refine", "--seeds", "0,1", "--samples", "2",
+        "--calls", "4", "--model", "openai/gpt-test", "--base-url", base_url, "--db", str(db), *extra,
+    )  # fmt: skip
