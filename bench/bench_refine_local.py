@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from results_md import write_section
@@ -35,8 +36,11 @@ HEADING = "## Refine with the local model"
 TASKS = ("reward/mountaincar", "reward/pendulum", "reward/acrobot", "loss/noisy-digits")
 
 
-def run_task(task: str, samples: int, iterations: int, seed: int, workdir: Path) -> tuple[dict, dict]:
-    db = workdir / f"{task.replace('/', '_')}.db"
+def run_task(
+    task: str, samples: int, iterations: int, seed: int, workdir: Path, extra_args: Sequence[str] = ()
+) -> tuple[dict, dict]:
+    """One CLI run of `task` (plus `extra_args`) with a fresh store; its JSON result and a summary."""
+    db = workdir / f"{task.replace('/', '_')}-{seed}.db"
     cmd = [
         sys.executable,
         "-m",
@@ -56,6 +60,7 @@ def run_task(task: str, samples: int, iterations: int, seed: int, workdir: Path)
         "--db",
         str(db),
         "--json",
+        *extra_args,
     ]
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)

@@ -34,3 +34,26 @@ def bound_names(tree: ast.AST) -> tuple[set[str], bool]:
         elif type(node).__name__ in ("TypeVar", "ParamSpec", "TypeVarTuple"):  # 3.12 type parameters
             bound.add(node.name)  # type: ignore[attr-defined]
     return bound, star
+
+
+def placeholder(source: str, expected: str) -> str | None:
+    """Two lines naming the first `...` the code still uses as a value (a scaffold's hole left unfilled),
+    or None. A bare `...` statement (a body placeholder) is fine: only an Ellipsis that is computed with is
+    reported, since no reward or loss can be made of it. Said on the host, the model reads the hole's own
+    line and what belongs there (`expected`), not a TypeError in the line that first multiplies it."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, MemoryError, RecursionError, ValueError):
+        return None
+    bare = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+    holes = [n for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value is Ellipsis]
+    holes = [n for n in holes if id(n) not in bare]
+    if not holes:
+        return None
+    first = min(holes, key=lambda n: (n.lineno, n.col_offset))
+    lines = source.splitlines()
+    code = lines[first.lineno - 1].strip()[:120] if first.lineno <= len(lines) else ""
+    return (
+        f"line {first.lineno}: `...` is still a placeholder: replace it with {expected}\n"
+        f"    {first.lineno} | {code}"
+    )

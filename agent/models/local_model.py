@@ -45,6 +45,13 @@ from agent.models.local_weights import (
 )
 
 DEFAULT_N_CTX = 8192
+#: llama.cpp's in-RAM prompt cache (LlamaRAMCache), per loaded model. The context already reuses the KV of a
+#: shared prefix with whatever it evaluated last, so consecutive samples of one prompt prefill once; the
+#: cache keeps that true when other prompts interleave (several problems or runs share one model, FIFO per
+#: sample). A saved qwen2.5-coder-1.5b state is ~30 KB per token of KV plus a 311 MB logits copy (see
+#: counted_ram_cache), so 1 GB holds the last ~3 prompts; least recently used states are dropped. 0
+#: (ASSAY_LOCAL_PROMPT_CACHE_MB=0) turns it off. bench/bench_prompt_cache.py measures what it saves and costs.
+DEFAULT_PROMPT_CACHE_MB = 1024
 _CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 INSTALL_HINT = (
     "install the local runtime with scripts/install_local_model.sh, or: "
@@ -77,9 +84,10 @@ class LoadedModel:
     load_s: float
     executor: ThreadPoolExecutor
     lock: threading.Lock  # belt and braces: the executor already runs one job at a time
+    prompt_cache_mb: int = 0
 
 
-_LOADED: dict[tuple[str, int], LoadedModel] = {}
+_LOADED: dict[tuple[str, int, int], LoadedModel] = {}
 _LOADED_GUARD = threading.Lock()  # held while loading, so two runs asking at once load the file once
 _PROBED: set[tuple[str, int, int]] = set()
 
@@ -115,9 +123,28 @@ def probe_in_subprocess(path: Path, timeout_s: float = 600.0) -> None:
     _PROBED.add(key)
 
 
-def load_shared(path: Path, *, n_ctx: int, n_threads: int, trusted: bool) -> LoadedModel:
-    """Load `path` once per (file, context size) per process; later callers get the same instance."""
-    key = (str(path.resolve()), n_ctx)
+def counted_ram_cache(llama_cpp: ModuleType, capacity_bytes: int) -> Any:
+    """A LlamaRAMCache whose capacity also counts the logits copy llama-cpp-python keeps with each state.
+
+    LlamaRAMCache counts only llama.cpp's own state (the KV cells), but every saved state also carries a copy
+    of the score buffer, n_batch x n_vocab floats: 311 MB for qwen2.5-coder-1.5b, against ~30 KB per token of
+    KV. Uncounted, a 512 MB cache of qwen prompts held several GB; counted, the capacity is what it costs.
+    """
+
+    class CountedRAMCache(llama_cpp.LlamaRAMCache):  # type: ignore[misc,name-defined]
+        @property
+        def cache_size(self) -> int:
+            return sum(s.llama_state_size + s.scores.nbytes for s in self.cache_state.values())
+
+    return CountedRAMCache(capacity_bytes=capacity_bytes)
+
+
+def load_shared(
+    path: Path, *, n_ctx: int, n_threads: int, trusted: bool, prompt_cache_mb: int = 0
+) -> LoadedModel:
+    """Load `path` once per (file, context size, prompt cache size) per process; later callers get the same
+    instance."""
+    key = (str(path.resolve()), n_ctx, prompt_cache_mb)
     with _LOADED_GUARD:
         if key in _LOADED:
             return _LOADED[key]
@@ -137,6 +164,8 @@ def load_shared(path: Path, *, n_ctx: int, n_threads: int, trusted: bool) -> Loa
             )
         except (ValueError, RuntimeError) as e:
             raise GGUFError(f"{path}: llama.cpp could not load it: {e}") from e
+        if prompt_cache_mb > 0:
+            llama.set_cache(counted_ram_cache(llama_cpp, prompt_cache_mb * 2**20))
         load_s = time.monotonic() - started
         progress(f"loaded {path.name} in {load_s:.1f} s")
         loaded = LoadedModel(
@@ -147,6 +176,7 @@ def load_shared(path: Path, *, n_ctx: int, n_threads: int, trusted: bool) -> Loa
             load_s=load_s,
             executor=ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"llama-{path.stem[:20]}"),
             lock=threading.Lock(),
+            prompt_cache_mb=prompt_cache_mb,
         )
         _LOADED[key] = loaded
         return loaded
@@ -193,6 +223,7 @@ class LocalModel:
         *,
         n_ctx: int | None = None,
         n_threads: int | None = None,
+        prompt_cache_mb: int | None = None,
     ) -> None:
         self.name = f"local/{ref}"
         self.settings = settings or ModelSettings()
@@ -203,6 +234,8 @@ class LocalModel:
         wanted = n_ctx or _env_int("ASSAY_LOCAL_N_CTX") or DEFAULT_N_CTX
         self.n_ctx = min(wanted, trained) if trained else wanted
         self.n_threads = n_threads or default_threads()
+        cache_mb = prompt_cache_mb if prompt_cache_mb is not None else _env_int("ASSAY_LOCAL_PROMPT_CACHE_MB")
+        self.prompt_cache_mb = max(0, DEFAULT_PROMPT_CACHE_MB if cache_mb is None else cache_mb)
 
     @staticmethod
     def _resolve(ref: str) -> tuple[Path, bool]:
@@ -219,7 +252,13 @@ class LocalModel:
 
     def load(self) -> LoadedModel:
         """Load (or reuse) the weights now; blocking, so call it from a thread or before the loop starts."""
-        return load_shared(self.path, n_ctx=self.n_ctx, n_threads=self.n_threads, trusted=self.trusted)
+        return load_shared(
+            self.path,
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            trusted=self.trusted,
+            prompt_cache_mb=self.prompt_cache_mb,
+        )
 
     async def generate(
         self,
@@ -232,7 +271,8 @@ class LocalModel:
     ) -> list[Completion]:
         if n < 1:
             raise ValueError("n must be >= 1")
-        loaded = _LOADED.get((str(self.path.resolve()), self.n_ctx)) or await asyncio.to_thread(self.load)
+        key = (str(self.path.resolve()), self.n_ctx, self.prompt_cache_mb)
+        loaded = _LOADED.get(key) or await asyncio.to_thread(self.load)
         chat = [{"role": m.role, "content": m.content} for m in messages]
         loop = asyncio.get_running_loop()
         base = random.randrange(2**31) if seed is None else seed

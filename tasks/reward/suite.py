@@ -102,7 +102,10 @@ def instructions(problem: RewardProblem) -> str:
     )
 
 
-def make_task(key: str) -> Task:
+def make_task(key: str, *, scaffold: bool = False) -> Task:
+    """The task of one problem; `scaffold`: the prompt is a skeleton to fill in (tasks/reward/scaffold.py),
+    judged by the very same verifiers."""
+    from tasks.reward import scaffold as skeletons
     from verifiers.reward.evaluator import RewardEvaluator
     from verifiers.reward.heldout import RewardHeldOut
     from verifiers.reward.tuning import Tuner
@@ -110,10 +113,10 @@ def make_task(key: str) -> Task:
     problem = PROBLEMS[key]
     tuner = Tuner()  # shared: the held-out retrain reuses the search's tuning of the final hypothesis
     return Task(
-        name=f"reward/{key}",
+        name=f"reward/{key}-scaffold" if scaffold else f"reward/{key}",
         problem_id=key,
-        instructions=instructions(problem),
-        parse=parse_reward,
+        instructions=skeletons.instructions(problem) if scaffold else instructions(problem),
+        parse=skeletons.parse_for(key) if scaffold else parse_reward,
         verifier=RewardEvaluator(problem, tuner=tuner),
         held_out=RewardHeldOut(problem, tuner=tuner),
         uses_sandbox=True,
@@ -188,6 +191,24 @@ def pendulum_task() -> Task:
 @task("reward/acrobot", "Eureka-style reward design: Acrobot-v1 swing-up trained by CEM over an MLP")
 def acrobot_task() -> Task:
     return make_task("acrobot")
+
+
+@task(
+    "reward/mountaincar-scaffold",
+    "reward/mountaincar for small models: fill in a skeleton with tuned weights",
+)
+def mountaincar_scaffold_task() -> Task:
+    return make_task("mountaincar", scaffold=True)
+
+
+@task("reward/pendulum-scaffold", "reward/pendulum for small models: a skeleton to fill in, weights tuned")
+def pendulum_scaffold_task() -> Task:
+    return make_task("pendulum", scaffold=True)
+
+
+@task("reward/acrobot-scaffold", "reward/acrobot for small models: a skeleton to fill in, weights tuned")
+def acrobot_scaffold_task() -> Task:
+    return make_task("acrobot", scaffold=True)
 
 
 @task(

@@ -17,7 +17,7 @@ import ast
 import builtins
 import difflib
 
-from verifiers.names import bound_names
+from verifiers.names import bound_names, placeholder
 
 #: bound in the loss module's namespace before the candidate's code runs (equal to
 #: shipped/loss_server.SCOPE_NAMES; a test keeps the two in step)
@@ -64,10 +64,13 @@ def syntax_problem(source: str) -> str | None:
 
 
 def undefined_names(source: str) -> str | None:
-    """One or two lines naming the first undefined name, its line and the likely intended name; None when
-    every name used is bound (or the check cannot tell)."""
+    """One or two lines naming the first undefined name (or a scaffold's `...` left unfilled), its line and
+    the likely intended name; None when every name used is bound (or the check cannot tell)."""
     if len(source) > MAX_SOURCE:
         return None
+    hole = placeholder(source, "a torch expression")
+    if hole is not None:
+        return hole
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -21,6 +21,7 @@ from types import ModuleType
 import numpy as np
 
 from verifiers.names import bound_names
+from verifiers.names import placeholder as shared_placeholder
 
 #: module attributes every module has
 MODULE_NAMES = frozenset({"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__loader__"})
@@ -90,3 +91,8 @@ def undefined_names(source: str, in_scope: set[str] | dict[str, str]) -> str | N
         f"line {first.lineno}: `{first.id}` is not defined: {_hint(first.id, bound | set(in_scope))}{also}\n"
         f"    {first.lineno} | {code}"
     )
+
+
+def placeholder(source: str) -> str | None:
+    """A scaffold's hole left unfilled (verifiers/names.placeholder), said for a reward."""
+    return shared_placeholder(source, "a numpy expression on whole arrays")

@@ -161,3 +161,25 @@ def test_a_user_copy_of_real_weights_loads_after_the_child_check(tmp_path: Path)
     model = make_model(f"local/{copy}")
     loaded = model.load()  # type: ignore[attr-defined]
     assert loaded.path == copy
+
+
+async def test_the_prompt_cache_does_not_change_outputs_for_a_fixed_seed() -> None:
+    """Interleaved prompts make the cached model restore a saved state; its samples must be the uncached
+    model's, token for token."""
+    from agent.models.local_model import LocalModel
+
+    plain = LocalModel("smollm2-135m", prompt_cache_mb=0)
+    cached = LocalModel("smollm2-135m", prompt_cache_mb=512)
+    rivers, fruits = ask("Write a short poem about rivers."), ask("List four fruits and their colours.")
+    texts: dict[int, list[str]] = {}
+    for model in (plain, cached):
+        out = []
+        for messages, seed in ((rivers, 3), (fruits, 4), (rivers, 3), (rivers, 5)):
+            samples = await model.generate(messages, n=2, temperature=1.0, max_tokens=16, seed=seed)
+            out += [c.text for c in samples]
+        texts[model.prompt_cache_mb] = out
+    assert texts[0] == texts[512]
+    assert len(set(texts[0])) > 1  # the seeds did make different samples: equal outputs are not trivial
+    assert plain.load().llama.cache is None
+    cache = cached.load().llama.cache
+    assert cache is not None and len(cache.cache_state) >= 2 and 0 < cache.cache_size <= 512 * 2**20

@@ -66,8 +66,8 @@ def pref_task(sandbox: Sandbox, config: PreferenceConfig = SHORT_PREF):
     return preference_task.build(config, sandbox=sandbox)
 
 
-async def test_dpo_improves_on_the_reference_and_its_mirror_does_not(sandbox: Sandbox) -> None:
-    task = pref_task(sandbox)
+async def test_dpo_improves_on_the_reference_and_its_mirror_does_not(task_sandbox: Sandbox) -> None:
+    task = pref_task(task_sandbox)
     dpo = await task.verifier.verify(Hypothesis.create(known_losses.DPO))
     assert dpo.status is VerdictStatus.OK and dpo.score is not None and dpo.score > 0.3
     assert dpo.metrics["val_kl_to_ref"] > 0.0
@@ -76,8 +76,8 @@ async def test_dpo_improves_on_the_reference_and_its_mirror_does_not(sandbox: Sa
     assert flipped.status is VerdictStatus.FAIL and flipped.score is not None and flipped.score < 0.0
 
 
-async def test_preference_held_out_uses_the_gold_reward(sandbox: Sandbox) -> None:
-    verdict = await pref_task(sandbox).held_out.verify(Hypothesis.create(known_losses.IPO))
+async def test_preference_held_out_uses_the_gold_reward(task_sandbox: Sandbox) -> None:
+    verdict = await pref_task(task_sandbox).held_out.verify(Hypothesis.create(known_losses.IPO))
     assert verdict.status is VerdictStatus.OK
     assert verdict.score == verdict.metrics["test_gold_gain"]
     assert verdict.score != verdict.metrics["test_proxy_gain"]  # the two rewards really differ
@@ -96,8 +96,8 @@ def test_the_preference_job_gets_training_pairs_only() -> None:
         assert secret.tobytes()[:64] not in blob
 
 
-async def test_preference_feedback_shows_validation_by_epoch_on_the_proxy_only(sandbox: Sandbox) -> None:
-    verdict = await pref_task(sandbox).verifier.verify(Hypothesis.create(known_losses.DPO))
+async def test_preference_feedback_shows_validation_by_epoch_on_the_proxy_only(task_sandbox: Sandbox) -> None:
+    verdict = await pref_task(task_sandbox).verifier.verify(Hypothesis.create(known_losses.DPO))
     assert verdict.status is VerdictStatus.OK and verdict.score is not None
     text = verdict.feedback
     assert "Gate passed: scale 1: loss " in text and "scale 10: loss " in text
@@ -118,9 +118,9 @@ async def test_preference_feedback_shows_validation_by_epoch_on_the_proxy_only(s
 
 
 @pytest.mark.slow
-async def test_over_optimising_wins_the_search_and_loses_held_out(sandbox: Sandbox) -> None:
+async def test_over_optimising_wins_the_search_and_loses_held_out(task_sandbox: Sandbox) -> None:
     """Plain DPO pushes onto the response the labeller over-rates; ten times its beta holds back and wins."""
-    task = preference_task.build(sandbox=sandbox)  # the real trainer: 10 epochs, beta 0.1
+    task = preference_task.build(sandbox=task_sandbox)  # the real trainer: 10 epochs, beta 0.1
     assert task.held_out is not None
     strong, regularised = Hypothesis.create(known_losses.DPO), Hypothesis.create(REGULARISED_DPO)
     strong_search, reg_search = await task.verifier.verify(strong), await task.verifier.verify(regularised)
@@ -140,8 +140,8 @@ async def test_preference_gate_rejects_a_per_example_loss(sandbox: Sandbox) -> N
 
 
 @pytest.mark.slow
-async def test_refine_search_end_to_end_on_noisy_digits(sandbox: Sandbox, tmp_path: Path) -> None:
-    task = noisy_digits_task.build(DigitsConfig(epochs=8, sample_epochs=(1, 4, 8)), sandbox=sandbox)
+async def test_refine_search_end_to_end_on_noisy_digits(task_sandbox: Sandbox, tmp_path: Path) -> None:
+    task = noisy_digits_task.build(DigitsConfig(epochs=8, sample_epochs=(1, 4, 8)), sandbox=task_sandbox)
     with Store(tmp_path / "runs.db") as store, ScriptedLLMServer(list(NOISY_DIGITS_COMPLETIONS)) as server:
         run_id = store.create_run(task.name, "{}")
         store.start_search(run_id, task.key, 0)
