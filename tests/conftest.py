@@ -4,6 +4,9 @@
   case skips, with the probe's reason, only when the daemon or the image is unavailable.
 - `process_sandbox` / `docker_sandbox`: one kind, for tests about that kind (tests using `docker_sandbox`
   are marked `docker` automatically).
+- `task_sandbox`: one sandbox, Docker where usable, else the process sandbox, for tests about what a task
+  measures (a loss that resists noise, a reward that trains) rather than about isolation: the isolation
+  cases run on every kind through `sandbox`; a slow training that behaves the same in each runs once.
 - `pytestmark = pytest.mark.requires_modules("numpy", "torch")` in a module: its sandboxes are first checked
   to run jobs that import those modules, and skip with the probe's stderr when they cannot.
 - `sandbox_overrides`: the config fields every sandbox of a package is built with; a package's conftest.py
@@ -21,7 +24,8 @@ from typing import Any
 import pytest
 
 from agent.kernel.sandbox import Sandbox
-from tests.support.sandbox import Kind, build, require_docker, require_modules
+from sandboxes.availability import docker_status
+from tests.support.sandbox import IMAGE, Kind, build, require_docker, require_modules
 
 SANDBOX_KINDS = ["process", pytest.param("docker", marks=pytest.mark.docker)]
 
@@ -79,6 +83,12 @@ def process_sandbox(request: pytest.FixtureRequest, sandbox_overrides: dict[str,
 @pytest.fixture(scope="module")
 def docker_sandbox(request: pytest.FixtureRequest, sandbox_overrides: dict[str, Any]) -> Iterator[Sandbox]:
     yield from _open("docker", request, sandbox_overrides)
+
+
+@pytest.fixture(scope="module")
+def task_sandbox(request: pytest.FixtureRequest, sandbox_overrides: dict[str, Any]) -> Iterator[Sandbox]:
+    kind: Kind = "docker" if docker_status(IMAGE).usable else "process"
+    yield from _open(kind, request, sandbox_overrides)
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from functools import cache
 
 import numpy as np
 
+from agent.kernel.errors import ConfigError
+
 NOISE_RATE = 0.4
 SPLIT_SEED = 0
 NOISE_SEED = 1
@@ -44,7 +46,15 @@ def symmetric_noise(y: np.ndarray, rate: float, classes: int, seed: int) -> np.n
 
 @cache
 def load() -> DigitsData:
-    from sklearn.datasets import load_digits
+    """The split data; a missing scikit-learn is a one-line ConfigError, because the task's verifier
+    version (checked when the task is built, before its `needs`) hashes this data."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as e:
+        raise ConfigError(
+            f"loss/noisy-digits needs scikit-learn on the host ({e}): pip install -e '.[loss]' "
+            "(or bash scripts/setup.sh --loss)"
+        ) from None
 
     x, y = load_digits(return_X_y=True)
     x = (x / 16.0).astype(np.float32)

@@ -138,8 +138,8 @@ async def check(sandbox: Sandbox, source: str, config: DigitsConfig = SHORT, see
 
 
 @pytest.mark.slow
-async def test_cross_entropy_memorises_the_noise(sandbox: Sandbox) -> None:
-    v = await check(sandbox, known_losses.CROSS_ENTROPY, DigitsConfig(), seeds=(0, 1, 2))
+async def test_cross_entropy_memorises_the_noise(task_sandbox: Sandbox) -> None:
+    v = await check(task_sandbox, known_losses.CROSS_ENTROPY, DigitsConfig(), seeds=(0, 1, 2))
     assert v.status is VerdictStatus.OK
     assert v.score is not None and 0.60 <= v.score <= 0.72
     assert v.metrics["train_acc_noisy_labels"] > 0.95  # it fits the wrong labels
@@ -148,8 +148,8 @@ async def test_cross_entropy_memorises_the_noise(sandbox: Sandbox) -> None:
 
 
 @pytest.mark.slow
-async def test_mae_resists_the_noise(sandbox: Sandbox) -> None:
-    v = await check(sandbox, known_losses.MAE, DigitsConfig(), seeds=(0, 1, 2))
+async def test_mae_resists_the_noise(task_sandbox: Sandbox) -> None:
+    v = await check(task_sandbox, known_losses.MAE, DigitsConfig(), seeds=(0, 1, 2))
     assert v.status is VerdictStatus.OK
     assert v.score is not None and 0.78 <= v.score <= 0.93
     assert v.metrics["train_acc_noisy_labels"] < 0.7  # it does not fit the wrong labels

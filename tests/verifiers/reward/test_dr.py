@@ -113,17 +113,17 @@ def test_friction_brakes_the_pendulum_and_is_drawn_per_environment() -> None:
     np.testing.assert_array_equal(pendulum.step(start, np.zeros(3), params)[0][1], alone[0])
 
 
-async def test_randomisation_reaches_training(sandbox: Sandbox) -> None:
-    dr = DomainRandomisedEvaluator(MC, DR_BOUNDS, seeds=(0,), sandbox=sandbox)
+async def test_randomisation_reaches_training(task_sandbox: Sandbox) -> None:
+    dr = DomainRandomisedEvaluator(MC, DR_BOUNDS, seeds=(0,), sandbox=task_sandbox)
     _, randomised = await dr.evaluator({"force": [0.0006, 0.0012]}).train(WITH_RANGES)
     _, plain = await dr.evaluator(None).train(WITH_RANGES)
     assert randomised is not None and plain is not None
     assert not np.array_equal(randomised.policies[0], plain.policies[0])
 
 
-async def test_held_out_compares_randomised_plain_and_env_on_the_same_seeds(sandbox: Sandbox) -> None:
+async def test_held_out_compares_randomised_plain_and_env_on_the_same_seeds(task_sandbox: Sandbox) -> None:
     seeds = (1000, 1001)
-    held_out = DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=seeds, sandbox=sandbox)
+    held_out = DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=seeds, sandbox=task_sandbox)
     verdict = await held_out.verify(Hypothesis.create(WITH_RANGES))
     m = verdict.metrics
     assert verdict.score is not None and verdict.score == m["real_success"]
@@ -142,9 +142,9 @@ async def test_held_out_compares_randomised_plain_and_env_on_the_same_seeds(sand
     assert "force in [0.0006, 0.0012], gravity in [0.0022, 0.0034]" in verdict.feedback
 
 
-async def test_held_out_is_deterministic_and_empty_ranges_change_nothing(sandbox: Sandbox) -> None:
+async def test_held_out_is_deterministic_and_empty_ranges_change_nothing(task_sandbox: Sandbox) -> None:
     def make() -> DomainRandomisedHeldOut:
-        return DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=(1000,), sandbox=sandbox)
+        return DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=(1000,), sandbox=task_sandbox)
 
     first = await make().verify(Hypothesis.create(WITH_RANGES))
     second = await make().verify(Hypothesis.create(WITH_RANGES))
@@ -154,9 +154,9 @@ async def test_held_out_is_deterministic_and_empty_ranges_change_nothing(sandbox
     assert none.metrics["real_success"] == first.metrics["baseline_env_real_success"]
 
 
-async def test_pendulum_dr_trains_with_friction_and_reports_the_comparison(sandbox: Sandbox) -> None:
+async def test_pendulum_dr_trains_with_friction_and_reports_the_comparison(task_sandbox: Sandbox) -> None:
     held_out = DomainRandomisedHeldOut(
-        PENDULUM.problem, PENDULUM.bounds, PENDULUM.real_dynamics, seeds=(1000,), sandbox=sandbox
+        PENDULUM.problem, PENDULUM.bounds, PENDULUM.real_dynamics, seeds=(1000,), sandbox=task_sandbox
     )
     verdict = await held_out.verify(Hypothesis.create(PENDULUM.problem.env_reward + PENDULUM_RANGES))
     assert verdict.status in (VerdictStatus.OK, VerdictStatus.FAIL), verdict.feedback

@@ -71,8 +71,8 @@ async def verify(sandbox: Sandbox, source: str, seeds: tuple[int, ...] = (0,)):
     return await evaluator(sandbox, seeds).verify(Hypothesis.create(source))
 
 
-async def test_environment_reward_solves_mountaincar(sandbox: Sandbox) -> None:
-    verdict = await verify(sandbox, MC.env_reward)
+async def test_environment_reward_solves_mountaincar(task_sandbox: Sandbox) -> None:
+    verdict = await verify(task_sandbox, MC.env_reward)
     assert verdict.status is VerdictStatus.OK
     assert verdict.score is not None and verdict.score >= 0.9
     assert verdict.metrics["success_seed_0"] == verdict.score
@@ -80,16 +80,16 @@ async def test_environment_reward_solves_mountaincar(sandbox: Sandbox) -> None:
     assert "task success rate: [" in verdict.feedback and "Max: " in verdict.feedback
 
 
-async def test_sparse_reward_fails_with_flat_components_in_feedback(sandbox: Sandbox) -> None:
-    verdict = await verify(sandbox, MC.sparse_reward)
+async def test_sparse_reward_fails_with_flat_components_in_feedback(task_sandbox: Sandbox) -> None:
+    verdict = await verify(task_sandbox, MC.sparse_reward)
     assert verdict.status is VerdictStatus.FAIL
     assert verdict.score == 0.0
     assert "component 'goal' (episode sum): [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]" in verdict.feedback
     assert "from 0% of 100 fixed evaluation starts" in verdict.feedback
 
 
-async def test_speed_bonus_hack_collects_reward_but_never_finishes(sandbox: Sandbox) -> None:
-    verdict = await verify(sandbox, SPEED_HACK)
+async def test_speed_bonus_hack_collects_reward_but_never_finishes(task_sandbox: Sandbox) -> None:
+    verdict = await verify(task_sandbox, SPEED_HACK)
     assert verdict.status is VerdictStatus.FAIL
     assert verdict.score is not None and verdict.score <= 0.05
     # its own return is high (a full 200-step episode of bonus), the true metric is near zero

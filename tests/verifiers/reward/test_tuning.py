@@ -117,8 +117,8 @@ def test_tuning_seeds_are_neither_searched_nor_held_out() -> None:
 # -- tuning through the sandbox -----------------------------------------------------------------------------
 
 
-async def test_tuning_finds_a_weight_the_written_value_misses(sandbox: Sandbox) -> None:
-    ev = RewardEvaluator(MC, seeds=(0,), sandbox=sandbox, tuner=Tuner(budget=BUDGET))
+async def test_tuning_finds_a_weight_the_written_value_misses(task_sandbox: Sandbox) -> None:
+    ev = RewardEvaluator(MC, seeds=(0,), sandbox=task_sandbox, tuner=Tuner(budget=BUDGET))
     untuned, _ = await ev.train(SHAPED)
     assert untuned.score == 0.0
     verdict = await ev.verify(Hypothesis.create(SHAPED))
