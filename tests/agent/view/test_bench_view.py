@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.agent.view.browser import load, needs_chromium, serving
 from tests.agent.view.stores import bench_guess
-from tests.agent.view.test_view import _free_port, load, needs_chromium
-from tests.support.cli import ASSAY, ROOT, assay, cli_env
+from tests.support.cli import assay
 from tests.support.guesser import bisector
 from tests.support.llm_server import ScriptedLLMServer
 
@@ -35,27 +32,8 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 
 @pytest.fixture
 def viewer(bench: tuple[Path, dict]) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [ASSAY, "view", "--db", str(bench[0]), "--port", str(port)],
-        env=cli_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    assert r.status == 200
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"assay view did not start: {proc.communicate()}") from None
-                time.sleep(0.3)
+    with serving(bench[0]) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _check_bench_page(dom: str, summary: dict) -> None:

@@ -5,55 +5,18 @@ script reports that it ran without an error (`data-js-ready`, and no `data-js-er
 from __future__ import annotations
 
 import re
-import shutil
-import socket
 import sqlite3
-import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.agent.view.browser import load, needs_chromium, serving
 from tests.agent.view.stores import finished_and_running
-from tests.support.cli import ASSAY, ROOT, assay, cli_env
+from tests.support.cli import assay
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium is not installed (apt-get install -y chromium)"
-)
 pytestmark = [pytest.mark.slow, needs_chromium]
-
-
-def _browser(url: str, *args: str) -> str:
-    assert CHROMIUM is not None
-    proc = subprocess.run(
-        [CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--window-size=1280,2000", *args, url],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
-
-
-def load(url: str, screenshot: Path) -> str:
-    """The page's DOM after its scripts ran, and a screenshot of it; fails on any error of its script."""
-    dom = _browser(url, "--dump-dom")
-    _browser(url, f"--screenshot={screenshot}")
-    assert screenshot.stat().st_size > 10_000  # a rendered page, not a blank one
-    root = re.search(r"<html[^>]*>", dom)
-    assert root is not None, dom[:500]
-    assert 'data-js-ready="1"' in root.group(0), root.group(0)  # the page's script ran to its end
-    assert "data-js-errors" not in root.group(0), root.group(0)  # and window.onerror saw nothing
-    return dom
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -65,27 +28,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
 
 @pytest.fixture
 def viewer(store: tuple[Path, str, str]) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [ASSAY, "view", "--db", str(store[0]), "--port", str(port)],
-        env=cli_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    assert r.status == 200
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"assay view did not start: {proc.communicate()}") from None
-                time.sleep(0.3)
+    with serving(store[0]) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_viewer_pages_render_in_chromium(viewer: str, store: tuple[Path, str, str], tmp_path: Path) -> None:
