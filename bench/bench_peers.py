@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_circle_packing import SCRIPTED  # noqa: E402
 from results_md import write_section  # noqa: E402
+from time_split import format_split, time_split  # noqa: E402
 
 from tasks.code.circle_packing import SEED_PROGRAM, make_task  # noqa: E402
 
@@ -294,7 +295,8 @@ def run_assay(strategy: str, seed: int, a: argparse.Namespace, base: str, work: 
             rows = con.execute("SELECT content, status, score FROM hypotheses WHERE model != 'seed'"
                                " ORDER BY iteration, sample").fetchall()  # fmt: skip
         programs = [{"code": c, "valid": s == "ok", "score": sc} for c, s, sc in rows]
-    return {"exit": code, "wall_s": wall, "cpu_s": cpu, "err": err, "programs": programs}
+    split = time_split(db, process_wall_s=wall) if db.exists() else None
+    return {"exit": code, "wall_s": wall, "cpu_s": cpu, "err": err, "programs": programs, "split": split}
 
 
 def run_openevolve(seed: int, a: argparse.Namespace, base: str, work: Path) -> dict:
@@ -378,7 +380,8 @@ def summarise(name: str, seed: int, r: dict, calls: int, checkpoints: list[int])
     return {"system": name, "seed": seed, "exit": r["exit"], "calls": r["calls"], "programs": len(progs),
             "by_calls": by_calls, "valid_exact": sum(p["exact"] is not None for p in progs),
             "agree": agree, "accepted_invalid": accepted_invalid, "wall_s": r["wall_s"],
-            "cpu_per_program": r["cpu_s"] / len(progs) if progs else None, "err": r["err"]}  # fmt: skip
+            "cpu_per_program": r["cpu_s"] / len(progs) if progs else None, "err": r["err"],
+            "split": r.get("split")}  # fmt: skip
 
 
 def fmt(x: float | None, d: int = 4) -> str:
@@ -406,6 +409,10 @@ def report(a: argparse.Namespace, rows: list[dict], load: tuple[float, float], s
             f"| {r['valid_exact']}/{r['programs']} | {r['agree']}/{r['programs']} | {r['accepted_invalid']} "
             f"| {fmt(r['cpu_per_program'], 2)} | {r['wall_s']:.0f} |"
         )
+    splits = [r for r in rows if r.get("split")]
+    if splits:
+        lines += ["", "Where each assay run's wall time went (bench/time_split.py, from its records):", ""]
+        lines += [f"- {r['system']} seed {r['seed']}: {format_split(r['split'])}" for r in splits]
     for r in rows:
         if r["exit"] != 0:
             lines.append(
