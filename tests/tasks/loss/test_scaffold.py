@@ -56,7 +56,7 @@ def test_the_template_left_unfilled_is_rejected_on_the_host_naming_the_hole() ->
 
 async def test_a_filled_template_passes_the_gate_and_trains(task_sandbox: Sandbox) -> None:
     gce = HOLE.sub(r"\1per_example = (1 - p_true.clamp_min(1e-6) ** 0.7) / 0.7", template())
-    task = noisy_digits_task.build(SHORT, task_sandbox=task_sandbox, scaffold=True)
+    task = noisy_digits_task.build(SHORT, sandbox=task_sandbox, scaffold=True)
     verdict = await task.verifier.verify(Hypothesis.create(task.parse(f"```python\n{gce}```")))
     assert verdict.status is VerdictStatus.OK, verdict.feedback
     assert "Gate passed" in verdict.feedback and verdict.score is not None and verdict.score > 0.3

@@ -91,7 +91,7 @@ def test_each_skeleton_declares_valid_tunables_and_uses_only_names_in_scope(key:
 async def test_a_filled_skeleton_trains_and_its_constants_are_tuned(task_sandbox: Sandbox, key: str) -> None:
     source = parse_reward(answer(fill(SKELETONS[key].module, FILLS[key])))
     budget = 3
-    ev = RewardEvaluator(SMALL[key], seeds=(0,), task_sandbox=task_sandbox, tuner=Tuner(budget=budget))
+    ev = RewardEvaluator(SMALL[key], seeds=(0,), sandbox=task_sandbox, tuner=Tuner(budget=budget))
     verdict = await ev.verify(Hypothesis.create(source))
     assert verdict.status in (VerdictStatus.OK, VerdictStatus.FAIL), verdict.feedback
     assert verdict.score is not None

@@ -30,7 +30,7 @@ def test_the_search_verifier_offers_more_seeds_and_the_held_out_one_does_not() -
 
 
 async def test_verify_at_trains_on_the_extra_seeds(task_sandbox: Sandbox) -> None:
-    ev = RewardEvaluator(MC, seeds=(0,), more_seeds=(3,), task_sandbox=task_sandbox)
+    ev = RewardEvaluator(MC, seeds=(0,), more_seeds=(3,), sandbox=task_sandbox)
     assert ev.fidelities == (1, 2)
     verdict = await ev.verify_at(Hypothesis.create(MC.env_reward), 2)
     assert verdict.status is VerdictStatus.OK
