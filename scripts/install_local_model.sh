@@ -29,11 +29,24 @@ else
     # LLAVA_BUILD=OFF skips the multimodal library (text models only), a large part of the build.
     export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF"
     export CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)"
-    log "building llama-cpp-python $LLAMA_CPP_VERSION from source (CMAKE_ARGS=$CMAKE_ARGS)"
+    # The built wheel is kept, keyed by version, flags and Python, so another clone or venv on this machine
+    # installs it in seconds instead of rebuilding (pip's own wheel cache ignores CMAKE_ARGS, hence ours).
+    key=$(printf '%s|%s|%s' "$LLAMA_CPP_VERSION" "$CMAKE_ARGS" "$("$PYTHON" -c 'import sys; print(sys.version)')" | sha256sum | cut -c1-16)
+    wheels="${ASSAY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/assay}/wheels/llama-cpp-python-$key"
     start=$(date +%s)
-    # --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS and could hand back a -march=native build.
-    "$PYTHON" -m pip install --no-cache-dir --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_CPP_VERSION"
-    log "runtime built in $(( $(date +%s) - start )) s"
+    if ! ls "$wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+        log "building llama-cpp-python $LLAMA_CPP_VERSION from source (CMAKE_ARGS=$CMAKE_ARGS)"
+        built="$(mktemp -d)"
+        # --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS and could hand back a -march=native build.
+        "$PYTHON" -m pip wheel --no-cache-dir --no-deps --no-binary llama-cpp-python -w "$built" "llama-cpp-python==$LLAMA_CPP_VERSION"
+        mkdir -p "$wheels"
+        mv "$built"/llama_cpp_python-*.whl "$wheels"/
+        rm -rf "$built"
+    else
+        log "installing llama-cpp-python $LLAMA_CPP_VERSION built earlier with these flags ($wheels)"
+    fi
+    "$PYTHON" -m pip install -q "$wheels"/llama_cpp_python-*.whl
+    log "runtime ready in $(( $(date +%s) - start )) s"
 fi
 
 start=$(date +%s)

@@ -221,13 +221,13 @@ async def test_forged_result_is_graded_by_the_host(sandbox: Sandbox) -> None:
     assert v.score == pytest.approx(honest.score) or v.score <= 0.15
 
 
-async def test_same_candidate_and_seed_give_the_same_score(sandbox: Sandbox) -> None:
-    first = await check(sandbox, known_losses.FOCAL, seeds=(3,))
-    second = await check(sandbox, known_losses.FOCAL, seeds=(3,))
+async def test_same_candidate_and_seed_give_the_same_score(task_sandbox: Sandbox) -> None:
+    first = await check(task_sandbox, known_losses.FOCAL, seeds=(3,))
+    second = await check(task_sandbox, known_losses.FOCAL, seeds=(3,))
     assert first.status is VerdictStatus.OK
     assert first.score == second.score
     assert {k: v for k, v in first.metrics.items() if k != "train_wall_s"} == {
         k: v for k, v in second.metrics.items() if k != "train_wall_s"
     }
-    other_seed = await check(sandbox, known_losses.FOCAL, seeds=(4,))
+    other_seed = await check(task_sandbox, known_losses.FOCAL, seeds=(4,))
     assert other_seed.metrics != first.metrics  # the seed really changes the run
