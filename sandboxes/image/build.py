@@ -27,6 +27,10 @@ BASE_IMAGE = "python:3.11-slim"
 SUITE = "bookworm"
 IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEBOOTSTRAP_INCLUDE = "python3,python3-venv,python3-pip,ca-certificates"
+#: what candidates can import besides the standard library: numpy and sympy for the code and math families,
+#: scipy because a real circle-packing optimiser is an SLSQP from scipy.optimize (tasks/code/circle_packing.py
+#: states these in its prompt from this tuple, so the prompt never promises what the image lacks)
+DEFAULT_PACKAGES = ("numpy", "scipy", "sympy")
 
 
 def default_wheels() -> list[Path]:
@@ -39,7 +43,7 @@ def default_wheels() -> list[Path]:
 @dataclass
 class BuildOptions:
     tag: str = DEFAULT_IMAGE
-    packages: list[str] = field(default_factory=lambda: ["numpy", "sympy"])
+    packages: list[str] = field(default_factory=lambda: list(DEFAULT_PACKAGES))
     wheels: list[Path] = field(default_factory=default_wheels)
     base: str = "auto"  # auto | registry | debootstrap
     base_image: str = BASE_IMAGE  # the registry path's FROM

@@ -35,9 +35,18 @@ from verifiers.code.run import candidate_deadline
 N_CIRCLES = 26
 BEST_KNOWN = 2.635
 LIMITS = Limits(wall_s=60.0, memory_mb=512, cpus=1.0)
-#: what a candidate can import in the sandbox image (sandboxes/image/build.py installs numpy and sympy);
-#: name scipy here once the image installs it, so the prompt never promises what is not there
-SANDBOX_PACKAGES = "the Python 3.11 standard library and numpy (scipy is not installed)"
+#: what a candidate can import, said truthfully for every sandbox the task may be judged in, in one text for
+#: search and held-out alike. The Docker image installs numpy and scipy (sandboxes/image/build.py
+#: `DEFAULT_PACKAGES`; a test holds the two together and probes the image). A process sandbox's jobs run
+#: whatever its Python has: ours under bubblewrap (scipy comes with scikit-learn), but in plain mode as root
+#: the system's /usr/bin/python3, which may lack scipy. The task is built before the run picks its sandbox,
+#: so the prompt states that condition rather than a probe's answer; a candidate that imports scipy where it
+#: is missing is told so by its feedback (`packing.raised_feedback`).
+SANDBOX_PACKAGES = (
+    "It can import the Python standard library and numpy. scipy (e.g. scipy.optimize.minimize with\n"
+    'method="SLSQP") is installed in the Docker sandbox, the default; a process sandbox has only what its\n'
+    "Python has, so import scipy inside try/except ImportError and keep a numpy-only fallback."
+)
 DEADLINE_S = candidate_deadline(LIMITS)
 #: a file holding the user's own starting program, read by the registered factory
 SEED_ENV = "ASSAY_CIRCLE_PACKING_SEED"
@@ -77,10 +86,11 @@ Write a Python program that defines a function `pack()` returning a list of exac
 An invalid packing scores nothing. Attempts are checked with a tolerance of 1e-9, but the final result is
 checked exactly, without any tolerance: leave a small margin (shrink the radii by about 1e-12).
 
-Limits: pack() runs in a sandbox with {SANDBOX_PACKAGES},
-one CPU core, {LIMITS.memory_mb} MB of memory and no network. It must return within {DEADLINE_S:g} seconds of
-wall-clock time, imports included, or it scores nothing: bound any optimisation (cap its iterations and
-restarts, check time.perf_counter()) and aim to finish within about {DEADLINE_S // 2:g} seconds.
+Limits: pack() runs in a sandbox with one CPU core, {LIMITS.memory_mb} MB of memory and no network.
+{SANDBOX_PACKAGES}
+It must return within {DEADLINE_S:g} seconds of wall-clock time, imports included, or it scores nothing:
+bound any optimisation (cap its iterations and restarts, check time.perf_counter()) and aim to finish
+within about {DEADLINE_S // 2:g} seconds.
 
 If earlier attempts are shown below, start from the best of them: keep what makes it valid and raise the
 sum. Answer with the whole program in a single ```python code block."""

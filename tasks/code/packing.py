@@ -15,6 +15,7 @@ geometry is decided in rational arithmetic, so a packing that is valid only with
 from __future__ import annotations
 
 import math
+import re
 import sys
 
 from agent.kernel.identity import fingerprint
@@ -74,6 +75,24 @@ def timeout_feedback(run: CodeRun, limits: Limits) -> str:
     if run.stderr_tail.strip():
         text += f"\nstderr (tail):\n{_indent(run.stderr_tail)}"
     return text
+
+
+_MISSING_MODULE = re.compile(r"No module named '([A-Za-z_][\w.]*)'")
+
+
+def with_missing_module_hint(feedback: str) -> str:
+    """An import the sandbox cannot satisfy, said as such: whether scipy is there depends on the sandbox
+    (the prompt states the condition), and a model told only "ModuleNotFoundError" tends to import it
+    again. The hint comes from the candidate's own run, so it is true of the sandbox that judged it."""
+    found = _MISSING_MODULE.search(feedback)
+    if found is None:
+        return feedback
+    module = found.group(1).split(".")[0]
+    return (
+        f"{feedback}\nThis sandbox's Python has no module {module!r}: use what the instructions say is "
+        "always available (the standard library and numpy), or import it inside try/except ImportError "
+        "with a fallback."
+    )
 
 
 def raised_feedback(result: CaseResult) -> str:
@@ -148,13 +167,17 @@ class CirclePackingVerifier:
         )
         if run.status in UNSCORED_RUNS:
             feedback = (
-                timeout_feedback(run, self.limits) if run.status is RunStatus.TIMEOUT else describe_run(run)
+                timeout_feedback(run, self.limits)
+                if run.status is RunStatus.TIMEOUT
+                else with_missing_module_hint(describe_run(run))
             )
             return Verdict(status=UNSCORED_RUNS[run.status], feedback=feedback, duration_s=run.duration_s)
         result = run.results[0]
         if not result.passed:  # pack() raised or returned something that is not plain data
             return Verdict(
-                status=VerdictStatus.ERROR, feedback=raised_feedback(result), duration_s=run.duration_s
+                status=VerdictStatus.ERROR,
+                feedback=with_missing_module_hint(raised_feedback(result)),
+                duration_s=run.duration_s,
             )
         return self.judge(result.value, run.duration_s)
 

@@ -36,3 +36,16 @@ def test_registry_path_builds_labels_and_reuses() -> None:
         assert changed.recipe_hash() != opts.recipe_hash()
     finally:
         subprocess.run(["docker", "rmi", "-f", TAG], capture_output=True)
+
+
+def test_the_package_list_is_in_the_recipe_and_so_in_the_sandbox_identity() -> None:
+    """scipy is in the default image (circle packing's optimisers need it). The recipe hash is the Docker
+    sandbox's identity (`docker:<recipe>`, tests/sandboxes/test_clean_jobs.py), which keys the verdict
+    cache: a verdict judged in the image without scipy is never reused in the image with it."""
+    with_scipy = BuildOptions(wheels=[])
+    assert "scipy" in with_scipy.packages and "numpy" in with_scipy.packages
+    without = BuildOptions(wheels=[], packages=[p for p in with_scipy.packages if p != "scipy"])
+    assert without.recipe_hash() != with_scipy.recipe_hash()
+    assert BuildOptions(wheels=[], packages=list(reversed(with_scipy.packages))).recipe_hash() == (
+        with_scipy.recipe_hash()
+    )  # the order of the list is not the image's content

@@ -81,7 +81,9 @@ def test_a_missing_seed_file_is_a_config_error(tmp_path: Path, monkeypatch: pyte
 def test_the_prompt_states_the_limits_and_the_exact_final_check() -> None:
     text = make_task().instructions
     assert f"within {circle_packing.DEADLINE_S:g} seconds" in text and circle_packing.DEADLINE_S >= 55
-    assert "numpy" in text and "scipy is not installed" in text
+    assert (
+        "numpy" in text and "scipy" in text
+    )  # which sandbox has scipy: tests/tasks/code/test_packing_scipy.py
     assert "512 MB" in text and "one CPU core" in text and "time.perf_counter()" in text
     assert "checked exactly, without any tolerance" in text
 
