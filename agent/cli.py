@@ -8,7 +8,6 @@ a NaN or infinite metric is the string "NaN", "Infinity" or "-Infinity", as the 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 import sys
@@ -21,7 +20,9 @@ from rich.console import Console
 from agent.kernel.errors import AssayError, ConfigError
 from agent.kernel.plugins import list_tasks
 from agent.kernel.types import jsonable
-from agent.run.config import DEFAULT_DB, RunConfig, build_config, read_config_file
+from agent.run.config import DEFAULT_DB, RunConfig, build_config, executor_flags, read_config_file
+from agent.run.interrupt import leave, run_interruptibly
+from agent.run.options import HalvingTopOption, ModelSplitOption, RepairOption, SelectionOption, search_flags
 from agent.run.progress import ObservedStore, ProgressDisplay
 from agent.run.runner import RunResult, execute, load_stored_config, prepare, resumed_config
 from agent.search.strategies import STRATEGIES
@@ -108,6 +109,15 @@ def run_command(
         str | None,
         typer.Option(help="where candidate code runs: docker (default) or process (NOT isolated)"),
     ] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="where verifications run: local (default) or ray (a Ray cluster)")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="the Ray cluster's HOST:PORT (implies --executor ray)")
+    ] = None,
+    loop: Annotated[
+        str | None, typer.Option(help="generational (default) or pipelined (steady state, issue 16)")
+    ] = None,
     seed_program: Annotated[
         Path | None,
         typer.Option(help="a starting program: verified first, then shown as the parent to improve"),
@@ -118,6 +128,10 @@ def run_command(
     request_timeout: RequestTimeoutOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
+    selection: SelectionOption = None,
+    repair: RepairOption = None,
+    halving_top: HalvingTopOption = None,
+    model_split: ModelSplitOption = None,
     max_calls: Annotated[int | None, typer.Option(hidden=True)] = None,  # earlier names of budget flags
     token_budget: Annotated[int | None, typer.Option(hidden=True)] = None,
     max_cost: Annotated[float | None, typer.Option(hidden=True)] = None,
@@ -137,6 +151,8 @@ def run_command(
         "completion_tokens": completion_tokens,
         "seed": seed,
         "sandbox": sandbox,
+        "executor": executor_flags(executor, ray_address),
+        "loop": loop,
         "iterations": iterations,
         "calls": _one_of("--calls", calls, "--max-calls", max_calls),
         "tokens": _one_of("--tokens", tokens, "--token-budget", token_budget),
@@ -149,6 +165,7 @@ def run_command(
         "request_timeout_s": request_timeout,
         "price_in": price_in,
         "price_out": price_out,
+        **search_flags(selection, repair, halving_top, model_split),
     }
     run_config = build_config(file_values, flags)
     _run(run_config, db, run_id=None, as_json=as_json)
@@ -185,6 +202,7 @@ def resume_command(
     patience: Annotated[int | None, typer.Option(help="new patience")] = None,
     min_delta: Annotated[float | None, typer.Option(help="new smallest gain for --patience")] = None,
     base_url: Annotated[str | None, typer.Option(help="another OpenAI-compatible server URL")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="the Ray cluster's new HOST:PORT")] = None,
     request_timeout: RequestTimeoutOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
@@ -196,7 +214,7 @@ def resume_command(
         "iterations": iterations, "calls": calls, "tokens": tokens, "cost_usd": cost_usd,
         "minutes": minutes, "target": target, "patience": patience, "min_delta": min_delta,
         "base_url": base_url, "request_timeout_s": request_timeout, "price_in": price_in,
-        "price_out": price_out,
+        "price_out": price_out, "ray_address": ray_address,
     }  # fmt: skip
     with Store(db) as store:
         try:
@@ -216,7 +234,7 @@ def _run(config: RunConfig, db: Path, *, run_id: str | None, as_json: bool) -> N
         with ProgressDisplay() as progress, ObservedStore(db, progress, samples=config.samples) as store:
             progress.cost_known = prepared.cost_known
             try:
-                result = asyncio.run(
+                result = run_interruptibly(
                     execute(prepared, store, run_id=run_id, on_progress=progress, on_start=started.append)
                 )
             finally:
@@ -449,9 +467,9 @@ def main() -> None:
         sys.exit(getattr(e, "exit_code", 2))  # 3: a run that stopped before it completed
     except KeyboardInterrupt:
         print(INTERRUPTED, file=sys.stderr)
-        sys.exit(130)
+        leave(130)
     except typer.Exit as e:
-        sys.exit(e.exit_code)
+        leave(e.exit_code)  # after Ctrl-C: without waiting for a thread still blocked in a request
     except (typer.Abort, EOFError):
         sys.exit(1)
     except sqlite3.Error as e:  # a reader's query on a damaged store (random bytes in a page)
@@ -461,7 +479,7 @@ def main() -> None:
         print(_usage_line(e), file=sys.stderr)
         sys.exit(getattr(e, "exit_code", 2) or 2)
     if isinstance(code, int) and code:
-        sys.exit(code)
+        leave(code)
 
 
 if __name__ == "__main__":

@@ -88,8 +88,8 @@ def python_roots(python: str) -> tuple[str, ...]:
     if os.path.abspath(python) == os.path.abspath(sys.executable):
         prefixes = [getattr(sys, name) for name in PREFIX_NAMES]
     else:
-        proc = subprocess.run(
-            [python, "-I", "-S", "-c", PREFIXES], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S
+        proc = subprocess.run(  # without -S: a venv's prefix is set by `site` (Python 3.11)
+            [python, "-I", "-c", PREFIXES], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S
         )
         if proc.returncode != 0:
             raise SandboxError(f"cannot ask {python} for its prefixes: {proc.stderr.strip()[-300:]}")

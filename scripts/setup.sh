@@ -6,8 +6,8 @@
 #
 #   scripts/setup.sh            the main job: the default local model (qwen2.5-coder-1.5b, 1.1 GB) and the
 #                               viewer; no torch (add --loss for the loss-discovery tasks)
-#   scripts/setup.sh --small    what the tests need: the small local model (smollm2-135m), the test tools
-#                               and the loss extra (CPU torch)
+#   scripts/setup.sh --small    what the tests need: the small local model (smollm2-135m), the test tools,
+#                               the loss extra (CPU torch) and the ray extra (a local Ray cluster)
 #   scripts/setup.sh --loss     also the loss extra (CPU torch, scikit-learn), with either of the above
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,7 @@ models_flag=""
 extras="view"
 for arg in "$@"; do
     case "$arg" in
-        --small) models_flag="--small"; extras="dev,loss,view" ;;
+        --small) models_flag="--small"; extras="dev,loss,view,ray" ;;
         --loss) [[ "$extras" == *loss* ]] || extras="$extras,loss" ;;
         *) log "unknown option $arg (use --small and/or --loss)"; exit 2 ;;
     esac

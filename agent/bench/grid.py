@@ -10,7 +10,6 @@ cell runs; a rerun with the same `--bench-id` skips finished cells and continues
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from typing import Any
 from agent.bench.cells import BenchTable
 from agent.kernel.errors import ConfigError
 from agent.run.config import RunConfig, build_config
+from agent.run.interrupt import run_interruptibly
 from agent.run.runner import PreparedRun, RunStopped, execute, load_stored_config, prepare
 from agent.store.queries import BenchCell
 from agent.store.sqlite import Store
@@ -88,7 +88,7 @@ def run_cell(
         if resuming:
             assert cell.run_id is not None
             prepared = _resume_prepared(store, cell.run_id)
-        asyncio.run(execute(prepared, store, run_id=cell.run_id, on_start=on_start))
+        run_interruptibly(execute(prepared, store, run_id=cell.run_id, on_start=on_start))
     except KeyboardInterrupt:
         table.update(cell, status="interrupted", error="interrupted")
         raise

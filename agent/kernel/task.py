@@ -59,9 +59,16 @@ class Task:
     needs: Needs = NO_NEEDS
     #: objectives besides the score (verdict metrics by name, with directions); empty: the score alone
     objectives: tuple[Objective, ...] = ()
+    #: the completion cap (the Model protocol's `max_tokens`) an answer of this task needs, used unless the
+    #: user gives one (`--completion-tokens` or the config): a small model's rambling then stops where a
+    #: complete answer would (a reward function fits in ~640 tokens); None: the run's default
+    completion_tokens: int | None = None
 
     def __post_init__(self) -> None:
         check_verifier(self.verifier, f"task {self.key}: verifier")
+        cap = self.completion_tokens
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ConfigError(f"task {self.key}: completion_tokens must be a positive integer, got {cap!r}")
         if self.held_out is not None:
             check_verifier(self.held_out, f"task {self.key}: held-out verifier")
         if not callable(self.parse):

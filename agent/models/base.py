@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from agent.kernel.errors import ConfigError, ModelError, TransientModelError
 from agent.kernel.model import Model
@@ -30,8 +32,16 @@ class ModelSettings:
     max_concurrency: int = 8
     backoff_base_s: float = 0.5
     backoff_max_s: float = 30.0
+    #: keep retrying transient failures (429s, 5xx, resets) until this many seconds have passed since the
+    #: request's first failure, even past `max_retries`, so a provider's outage of a minute or a burst of
+    #: rate limits is waited out (backing off up to `backoff_max_s`) instead of ending the search; 0: off
+    retry_window_s: float = 0.0
+    #: send `n` as one request (the OpenAI wire format's `n`) where the adapter supports it, instead of n
+    #: requests: a provider that honours `n` answers n samples for one request's overhead
+    n_per_request: bool = False
 
 
+T = TypeVar("T")
 ModelFactory = Callable[[str, ModelSettings], Model]
 PROVIDERS: Registry[ModelFactory] = Registry("model provider")
 
@@ -93,6 +103,8 @@ class ApiModel(ABC):
     ) -> list[Completion]:
         if n < 1:
             raise ValueError("n must be >= 1")
+        if n > 1 and self.settings.n_per_request and self.supports_n:
+            return await self._with_retries_n(messages, temperature, max_tokens, seed, n)
         return list(
             await asyncio.gather(
                 *(
@@ -102,26 +114,54 @@ class ApiModel(ABC):
             )
         )
 
+    #: whether `_complete_n` asks for n samples in one request (the adapter's wire format has `n`)
+    supports_n = False
+
     async def _with_retries(
         self, messages: Sequence[Message], temperature: float, max_tokens: int, seed: int | None
     ) -> Completion:
+        return await self._retrying(lambda: self._complete(messages, temperature, max_tokens, seed))
+
+    async def _with_retries_n(
+        self, messages: Sequence[Message], temperature: float, max_tokens: int, seed: int | None, n: int
+    ) -> list[Completion]:
+        """n samples in one request; a server that answers fewer choices has the rest asked one by one."""
+        got = await self._retrying(lambda: self._complete_n(messages, temperature, max_tokens, seed, n))
+        rest = await asyncio.gather(
+            *(
+                self._with_retries(messages, temperature, max_tokens, None if seed is None else seed + i)
+                for i in range(len(got), n)
+            )
+        )
+        return [*got[:n], *rest]
+
+    async def _retrying(self, request: Callable[[], Awaitable[T]]) -> T:
+        """One request with retries of transient failures: `max_retries` of them, and more while the
+        `retry_window_s` since the first failure lasts (an outage is waited out, not given up on)."""
         attempts = self.settings.max_retries + 1
-        for attempt in range(attempts):
+        first_failure: float | None = None
+        attempt = 0
+        while True:
             try:
                 async with self._slots:
-                    return await asyncio.wait_for(
-                        self._complete(messages, temperature, max_tokens, seed),
-                        timeout=self.settings.timeout_s + 5.0,
-                    )
-            except TransientModelError as e:
-                if attempt + 1 == attempts:
-                    raise ModelError(f"{self.name}: gave up after {attempts} attempts: {e}") from e
-                await asyncio.sleep(backoff_delay(attempt, self.settings, e.retry_after))
-            except TimeoutError as e:
-                if attempt + 1 == attempts:
-                    raise ModelError(f"{self.name}: request timed out {attempts} times") from e
-                await asyncio.sleep(backoff_delay(attempt, self.settings, None))
-        raise AssertionError("unreachable")
+                    return await asyncio.wait_for(request(), timeout=self.settings.timeout_s + 5.0)
+            except (TransientModelError, TimeoutError) as e:
+                now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                in_window = now - first_failure < self.settings.retry_window_s
+                if attempt + 1 >= attempts and not in_window:
+                    if isinstance(e, TimeoutError):
+                        raise ModelError(f"{self.name}: request timed out {attempt + 1} times") from e
+                    raise ModelError(f"{self.name}: gave up after {attempt + 1} attempts: {e}") from e
+                retry_after = e.retry_after if isinstance(e, TransientModelError) else None
+                await asyncio.sleep(backoff_delay(min(attempt, 30), self.settings, retry_after))
+                attempt += 1
+
+    async def _complete_n(
+        self, messages: Sequence[Message], temperature: float, max_tokens: int, seed: int | None, n: int
+    ) -> list[Completion]:
+        """Up to n samples in one request (adapters with `supports_n`); fewer is allowed, none is not."""
+        raise NotImplementedError
 
     @abstractmethod
     async def _complete(

@@ -124,6 +124,40 @@ def read_chat_completion(name: str, response: Any) -> tuple[str, Usage, str | No
     return text, usage, getattr(choice, "finish_reason", None)
 
 
+def read_chat_choices(name: str, response: Any) -> list[tuple[str, Usage, str | None]]:
+    """Every choice of an OpenAI-shaped completion asked with `n`: text, its share of the usage (the
+    response's counts split evenly, the remainder to the first, so the choices' sum is the response's) and
+    finish reason. An empty choice is transient, as in `read_chat_completion`."""
+    choices = _field(response, "choices")
+    if not choices or not isinstance(choices, list):
+        raise TransientModelError(f"{name}: the response has no choices")
+    raw_usage = _field(response, "usage")
+    prompt = _count(_field(raw_usage, "prompt_tokens"))
+    completion = _count(_field(raw_usage, "completion_tokens"))
+    out: list[tuple[str, Usage, str | None]] = []
+    for i, choice in enumerate(choices):
+        text = _field(_field(choice, "message"), "content")
+        if not text or not isinstance(text, str):
+            raise TransientModelError(f"{name}: choice {i} of the response is empty")
+        share = Usage(
+            prompt_tokens=prompt // len(choices) + (prompt % len(choices) if i == 0 else 0),
+            completion_tokens=completion // len(choices) + (completion % len(choices) if i == 0 else 0),
+        )
+        finish = _field(choice, "finish_reason")
+        out.append((text, share, finish if isinstance(finish, str) else None))
+    return out
+
+
+def _field(value: Any, name: str) -> Any:
+    """A field of an SDK model or of the plain JSON dict it would be built from (a server's JSON is
+    untrusted: a missing or mistyped field reads as None)."""
+    return value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+
+def _count(value: Any) -> int:
+    return value if type(value) is int and value >= 0 else 0
+
+
 def failure_reason(error: BaseException) -> str:
     """One line saying why a request failed. A reset connection raises exceptions without a message all
     the way down (httpx's `ReadError('')` over httpcore's), so the first message in the chain is used, and

@@ -7,7 +7,9 @@ loaded once and shared by every run in the process; it is not thread-safe, so ea
 single worker thread and every sample is a job on that thread's queue. That serialises calls without
 blocking the event loop, interleaves concurrent runs fairly (FIFO per sample), and drops samples whose caller
 was cancelled before they started. Untrusted files are first loaded once in a child process, because
-llama.cpp aborts the whole process on some malformed inputs.
+llama.cpp aborts the whole process on some malformed inputs. Before llama_cpp is imported here at all, a
+one-time probe (agent/models/native_probe.py, cached per build and CPU) checks in a child that the runtime
+runs on this CPU: a native build dies by SIGILL on AMX machines, which would kill the run with no message.
 
 Local failures are never transient, so there are no retries: a prompt that does not fit the context window
 is a plain `ModelError` (a recorded failed call), bad weights are `GGUFError`/`WeightsError`.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -42,7 +45,9 @@ from agent.models.local_weights import (
     WeightsError,
     ensure_weights,
     progress,
+    runtime_installed,
 )
+from agent.models.native_probe import NativeRuntimeError, check_native_runtime, crash_message
 
 DEFAULT_N_CTX = 8192
 #: llama.cpp's in-RAM prompt cache (LlamaRAMCache), per loaded model. The context already reuses the KV of a
@@ -116,6 +121,8 @@ def probe_in_subprocess(path: Path, timeout_s: float = 600.0) -> None:
         )
     except subprocess.TimeoutExpired as e:
         raise GGUFError(f"{path}: llama.cpp did not finish loading it within {timeout_s:.0f} s") from e
+    if proc.returncode == -signal.SIGILL:  # the runtime, not the file: it cannot run on this CPU
+        raise NativeRuntimeError(crash_message(signal.SIGILL, path))
     if proc.returncode != 0 or "ok" not in proc.stdout:
         how = f"crashed with signal {-proc.returncode}" if proc.returncode < 0 else "refused it"
         detail = (proc.stderr.strip().splitlines() or ["no message"])[-1][:300]
@@ -148,9 +155,10 @@ def load_shared(
     with _LOADED_GUARD:
         if key in _LOADED:
             return _LOADED[key]
-        llama_cpp = import_llama_cpp()
         if not trusted:
             probe_in_subprocess(path)
+        ensure_runs_here(path)  # before llama_cpp is imported here: a native build may crash in process
+        llama_cpp = import_llama_cpp()
         size_mb = path.stat().st_size / 1e6
         progress(f"loading {path.name} ({size_mb:.0f} MB, context {n_ctx}, {n_threads} threads)")
         started = time.monotonic()
@@ -180,6 +188,13 @@ def load_shared(
         )
         _LOADED[key] = loaded
         return loaded
+
+
+def ensure_runs_here(path: Path) -> None:
+    """The one-time native-build probe (agent/models/native_probe.py), said on stderr when it runs."""
+    result = check_native_runtime(path)
+    if not result.cached:
+        progress(f"checked that llama.cpp runs on this CPU ({result.seconds:.1f} s, once per build)")
 
 
 def loaded_models() -> list[LoadedModel]:
@@ -227,8 +242,11 @@ class LocalModel:
     ) -> None:
         self.name = f"local/{ref}"
         self.settings = settings or ModelSettings()
-        import_llama_cpp()  # fail now, with the install command, not at the first call
+        if not runtime_installed():  # fail now, with the install command, not at the first call
+            raise LocalRuntimeMissing(f"local models need llama-cpp-python (not installed); {INSTALL_HINT}")
         self.path, self.trusted = self._resolve(ref)
+        if self.trusted:  # a catalogue model: check the runtime now, before a run is recorded
+            ensure_runs_here(self.path)
         self.info: GGUFInfo = read_gguf(self.path)
         trained = self.info.context_length
         wanted = n_ctx or _env_int("ASSAY_LOCAL_N_CTX") or DEFAULT_N_CTX

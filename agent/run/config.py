@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from agent.kernel.errors import ConfigError
 from agent.kernel.types import LEGACY_BUDGET_KEYS, Budget, upgrade_budget_keys
+from agent.search.executors.config import DEFAULT_EXECUTOR, ExecutorConfig
 from agent.search.settings import SearchSettings
 from sandboxes.config import SandboxConfig
 
@@ -45,6 +46,9 @@ class RunConfig(SearchSettings):
     budget: Budget = Budget()
     #: None: Docker, probed by `prepare` for tasks that run candidate code; "process" must be chosen
     sandbox: SandboxConfig | None = None
+    #: where verifications run: this process (`local`) or a Ray cluster (`ray`, with its `address`);
+    #: recorded with the run, so a resume verifies where the run did (agent/search/executors)
+    executor: ExecutorConfig = DEFAULT_EXECUTOR
     request_timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     model_concurrency: int = Field(default=8, ge=1)
@@ -55,6 +59,9 @@ class RunConfig(SearchSettings):
     #: not price (a cost limit on an unpriced model is refused without it) or prices wrongly
     price_in: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     price_out: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    #: where `completion_tokens` came from, filled by `prepare`: the user ("config": a flag or the file), the
+    #: task's own cap (`Task.completion_tokens`), or the default; recorded, so a resume keeps the same cap
+    completion_tokens_from: Literal["config", "task", "default"] | None = None
 
     @field_validator("temperature", "request_timeout_s", mode="before")
     @classmethod
@@ -96,6 +103,12 @@ class RunConfig(SearchSettings):
     @classmethod
     def _sandbox_by_name(cls, value: Any) -> Any:
         """`sandbox: process` (or `--sandbox process`) names a sandbox with its default settings."""
+        return {"type": value} if isinstance(value, str) else value
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _executor_by_name(cls, value: Any) -> Any:
+        """`executor: ray` (or `--executor ray`) names an executor with its default settings."""
         return {"type": value} if isinstance(value, str) else value
 
 
@@ -175,6 +188,8 @@ def build_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> RunC
             budget[key] = value
         elif key == "sandbox" and _same_sandbox_type(merged.get("sandbox"), value):
             continue
+        elif key == "executor" and _same_executor_type(merged.get("executor"), value):
+            merged[key] = {**merged[key], **value}  # --ray-address keeps the file's other Ray settings
         else:
             merged[key] = value
     merged["budget"] = budget
@@ -182,6 +197,23 @@ def build_config(file_values: dict[str, Any], overrides: dict[str, Any]) -> RunC
         return RunConfig.model_validate(merged)
     except ValidationError as e:
         raise ConfigError(describe_validation_error(e)) from None
+
+
+def executor_flags(executor: str | None, ray_address: str | None) -> dict[str, Any] | None:
+    """`--executor local|ray` and `--ray-address ADDR` as the `executor` key; an address implies Ray."""
+    if ray_address is not None and executor not in (None, "ray"):
+        raise ConfigError(f"--ray-address is the Ray executor's: it cannot go with --executor {executor}")
+    if executor is None and ray_address is None:
+        return None
+    chosen: dict[str, Any] = {"type": executor or "ray"}
+    if ray_address is not None:
+        chosen["address"] = ray_address
+    return chosen
+
+
+def _same_executor_type(from_file: Any, flag: Any) -> bool:
+    same = isinstance(from_file, dict) and isinstance(flag, dict)
+    return same and from_file.get("type") == flag.get("type")
 
 
 def _same_sandbox_type(from_file: Any, flag: Any) -> bool:

@@ -21,8 +21,11 @@ from agent.models.defaults import resolve_model_spec
 from agent.models.ensemble import EnsembleModel, is_ensemble_spec, parse_ensemble
 from agent.run.config import RunConfig, describe_validation_error
 from agent.run.needs import check_host_needs, check_sandbox_needs
+from agent.run.remote import RunVerifiers
 from agent.run.sandbox import NO_SANDBOX, resolve_sandbox, sandbox_identity
-from agent.search.loop import ProgressCallback, Search, SearchOutcome
+from agent.search.executors import Executor, ExecutorContext, build_executor
+from agent.search.loop import ProgressCallback, SearchOutcome
+from agent.search.pipeline import make_search
 from agent.search.strategies import make_strategy
 from agent.store.connect import DiskFullError
 from agent.store.sqlite import Store
@@ -136,11 +139,25 @@ def prepare(config: RunConfig, *, resuming: bool = False) -> PreparedRun:
     budget = config.budget
     if budget.target is None and suite.default_target is not None:  # the user's --target wins
         budget = budget.model_copy(update={"target": suite.default_target})
+    tokens, tokens_from = completion_cap(config, problems)
     resolved = config.model_copy(
-        update={"model": model_spec, "task_module": module, "sandbox": sandbox.config, "budget": budget}
-    )
+        update={"model": model_spec, "task_module": module, "sandbox": sandbox.config, "budget": budget,
+                "completion_tokens": tokens, "completion_tokens_from": tokens_from}
+    )  # fmt: skip
     warnings = () if sandbox.warning is None else (sandbox.warning,)
     return PreparedRun(resolved, problems, warnings, cost_known=_check_price(resolved, model_spec))
+
+
+def completion_cap(config: RunConfig, problems: list[Task]) -> tuple[int, str]:
+    """The completion cap of the run and where it came from: as recorded (a resume), the user's (a flag or
+    the config file), else the largest cap the selected problems declare (each answer fits), else the
+    default. Only `max_tokens` changes: the prompts are the same whichever applies."""
+    if config.completion_tokens_from is not None:
+        return config.completion_tokens, config.completion_tokens_from
+    if "completion_tokens" in config.model_fields_set:
+        return config.completion_tokens, "config"
+    caps = [t.completion_tokens for t in problems if t.completion_tokens is not None]
+    return (max(caps), "task") if caps else (config.completion_tokens, "default")
 
 
 def _check_price(config: RunConfig, spec: str) -> bool:
@@ -231,6 +248,12 @@ async def execute(
         await close_sandbox()
         configure(previous_sandbox)
         raise
+    try:
+        executor = _build_executor(prepared, identity)  # joins a Ray cluster before anything is recorded
+    except BaseException:
+        await close_sandbox()
+        configure(previous_sandbox)
+        raise
     own_model = model is None
     model = model or build_model(config, prepared.model_spec)
     if run_id is None:
@@ -246,7 +269,8 @@ async def execute(
             store.start_search(run_id, task.key, position)
             if isinstance(model, EnsembleModel):  # its bandit learns from this search's records
                 model.attach(recorded_history(store, run_id, task.key))
-            search = Search(
+            search = make_search(  # the `loop` setting's (agent/search/pipeline.py)
+                config.loop,
                 task=task,
                 model=model,
                 strategy=make_strategy(config.strategy),
@@ -256,6 +280,7 @@ async def execute(
                 settings=config,  # a RunConfig is its search settings
                 on_progress=on_progress,
                 sandbox_identity=identity,
+                executor=executor,
             )
             outcomes.append(await search.run())
             if outcomes[-1].stop_reason is StopReason.INFRASTRUCTURE:
@@ -277,6 +302,7 @@ async def execute(
         _record_status(store, run_id, status, result)
         if own_model:
             await model.close()
+        await executor.aclose()
         await close_sandbox()  # verifiers share one sandbox per process; release its containers
         configure(previous_sandbox)
     if status == "failed":
@@ -337,6 +363,19 @@ async def _ready_sandbox(prepared: PreparedRun) -> str:
     return identity
 
 
+def _build_executor(prepared: PreparedRun, identity: str) -> Executor:
+    """Where the run's verifications go (its `executor`): a remote one's workers rebuild the verifiers
+    from the run's recipe and must report the same sandbox identity as this process's sandbox."""
+    config = prepared.config
+    context = ExecutorContext(
+        capacity=config.verify_concurrency,
+        problems=prepared.problems,
+        source=RunVerifiers.of(config),
+        sandbox_identity=identity,
+    )
+    return build_executor(config.executor, context)
+
+
 class InfrastructureStop(RunStopped):
     """A search stopped because the same infrastructure failure kept repeating: the run is recorded as
     failed, with its searches left unfinished, so `assay resume` continues it once the cause is fixed."""
@@ -361,6 +400,12 @@ def resumed_config(store: Store, run_id: str, config: RunConfig, changes: dict[s
     for key, value in given.items():
         if key in budget:
             budget[key] = value
+        elif key == "ray_address":  # the cluster was restarted elsewhere: same executor, new address
+            if values["executor"]["type"] != "ray":
+                raise ConfigError(
+                    f"--ray-address: run {run_id} verifies with the {values['executor']['type']} executor"
+                )
+            values["executor"] = {**values["executor"], "address": value}
         else:
             values[key] = value
     try:

@@ -56,6 +56,7 @@ from agent.search.archive import Archive
 from agent.search.breaker import INFRA_ARTIFACT, InfraBreaker, infrastructure_error
 from agent.search.budget import BudgetTracker
 from agent.search.dedup import judge_deduplicated
+from agent.search.executors import Executor, LocalExecutor
 from agent.search.halving import reevaluate_top
 from agent.search.plan import Plan
 from agent.search.settings import SearchSettings
@@ -114,6 +115,7 @@ class Search:
         settings: SearchSettings,
         on_progress: ProgressCallback | None = None,
         sandbox_identity: str | None = None,
+        executor: Executor | None = None,
     ) -> None:
         """`sandbox_identity`: the identity of the sandbox the task's verifiers run candidates in (the run
         layer resolves it); ignored for a task that runs no candidate code. A sandboxed task without one
@@ -129,7 +131,8 @@ class Search:
         self.sandbox: str | None = sandbox_identity if task.uses_sandbox else NO_SANDBOX
         self.tracker = BudgetTracker(budget)
         self.archive = Archive()
-        self._verify_slots = asyncio.Semaphore(settings.verify_concurrency)
+        #: where verifications run (agent/search/executors): this process by default, bounded as before
+        self.executor: Executor = executor or LocalExecutor(settings.verify_concurrency)
         self._started = time.monotonic()
         self._elapsed_before = 0.0
         self._breaker = InfraBreaker(settings.infra_breaker)
@@ -380,8 +383,7 @@ class Search:
         for _attempt in range(self.settings.verify_retries + 1):
             started = time.monotonic()
             try:
-                async with self._verify_slots:
-                    returned = await verifier.verify(hypothesis)
+                returned = await self.executor.verify(role, verifier, hypothesis)
                 verdict = revalidated_verdict(returned)
             except (SandboxError, VerifierError) as e:
                 failure = f"{type(e).__name__}: {e}"

@@ -43,6 +43,10 @@ class SearchSettings(BaseModel):
     #: successive halving (agent/search/halving.py) for a verifier with `fidelities` (reward, loss): this
     #: many top candidates are re-verified on more seeds before they become parents or the best; 0: off
     halving_top: int = Field(default=0, ge=0, le=32)
+    #: issue 16 (agent/search/pipeline.py): `generational` waits for each iteration's samples and verdicts;
+    #: `pipelined` sends a prompt whenever a request slot is free and verifies each answer once parsed
+    loop: Literal["generational", "pipelined"] = "generational"
+    pipeline_requests: int = Field(default=2, ge=1, le=256)  # pipelined: prompts awaiting the model at once
 
     def sample_seed(self, iteration: int, sample: int) -> int:
         """The same (seed, iteration, sample) always asks the model with the same seed."""

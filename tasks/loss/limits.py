@@ -11,6 +11,10 @@ from agent.kernel.sandbox import Limits
 #: job's wall clock. The same on every split, so it says nothing about which one is judging.
 CANDIDATE_CPU_S = 20
 
+#: the completion cap of a loss answer (Task.completion_tokens), unless the user gives one: a complete loss
+#: module (one public function and its helpers) fits in ~512 tokens
+COMPLETION_TOKENS = 512
+
 
 def training_limits(wall_s: float) -> Limits:
     """Room for torch (its import maps ~1.5 GB of address space, twice: trainer and candidate) and ~1 MB of

@@ -8,7 +8,7 @@ from agent.kernel.sandbox import Sandbox
 from agent.kernel.task import Task
 from tasks.loss.digits import DigitsConfig, NoisyDigits
 from tasks.loss.known_losses import CLASSIFICATION_SEEDS
-from tasks.loss.limits import training_limits
+from tasks.loss.limits import COMPLETION_TOKENS, training_limits
 from tasks.parsing import code_block
 from verifiers.loss.verifier import LossTrainingVerifier
 
@@ -100,6 +100,7 @@ def build(
         ),
         seed_candidates=CLASSIFICATION_SEEDS,
         uses_sandbox=True,
+        completion_tokens=COMPLETION_TOKENS,
         needs=Needs(host_modules=("sklearn",), sandbox_modules=("torch", "numpy"), extra="loss"),
         info={
             "metric": "clean validation accuracy, mean over seeds 0-2 (held-out: test split, seeds 100-102)",

@@ -7,7 +7,7 @@ from agent.kernel.plugins import task
 from agent.kernel.sandbox import Sandbox
 from agent.kernel.task import Task
 from tasks.loss.known_losses import PREFERENCE_SEEDS
-from tasks.loss.limits import training_limits
+from tasks.loss.limits import COMPLETION_TOKENS, training_limits
 from tasks.loss.preference import PreferenceConfig, SyntheticPreference
 from tasks.parsing import code_block
 from verifiers.loss.verifier import LossTrainingVerifier
@@ -67,6 +67,7 @@ def build(config: PreferenceConfig | None = None, *, sandbox: Sandbox | None = N
         ),
         seed_candidates=PREFERENCE_SEEDS,
         uses_sandbox=True,
+        completion_tokens=COMPLETION_TOKENS,
         needs=Needs(sandbox_modules=("torch", "numpy"), extra="loss"),
         info={
             "metric": "proxy-reward gain over the reference on validation contexts (held-out: gold reward, "

@@ -73,6 +73,12 @@ def parse_reward(text: str) -> str:
 #: numpy, in the host's grader and in the sandbox's trainer and candidate processes
 NEEDS = Needs(host_modules=("numpy",), sandbox_modules=("numpy",), install="pip install -e .")
 
+#: the completion cap of a reward answer (Task.completion_tokens), unless the user gives one: a complete
+#: reward module (compute_reward and its TUNABLE constants) fits in ~640 tokens; measured answers of the
+#: local models were 117-445. The sim-to-real variants add a RANDOMISE dict of a few ranges.
+COMPLETION_TOKENS = 640
+DR_COMPLETION_TOKENS = 768
+
 
 def in_scope_text(problem: RewardProblem) -> str:
     """Exactly the names the candidate's module finds defined (verifiers/reward/precheck.scope says which)."""
@@ -121,6 +127,7 @@ def make_task(key: str, *, scaffold: bool = False) -> Task:
         held_out=RewardHeldOut(problem, tuner=tuner),
         uses_sandbox=True,
         needs=NEEDS,
+        completion_tokens=COMPLETION_TOKENS,
         info={
             "trainer": problem.trainer.__name__.rsplit(".", 1)[-1],
             "search_seeds": ",".join(map(str, SEARCH_SEEDS)),
@@ -169,6 +176,7 @@ def make_dr_task(key: str) -> Task:
         held_out=held_out,
         uses_sandbox=True,
         needs=NEEDS,
+        completion_tokens=DR_COMPLETION_TOKENS,
         info={
             "real_dynamics": repr(variant.real_dynamics),
             "held_out_seeds": ",".join(map(str, variant.seeds)),

@@ -58,6 +58,7 @@ class Reply:
     retry_after: float | None = None
     latency_s: float = 0.0
     seconds: float = 60.0  # how long a HANG lasts at most
+    choices: tuple[str, ...] = ()  # OpenAI `n`: choice i says choices[i % len] (empty: `content`)
 
     @classmethod
     def text(cls, content: str, **kw: Any) -> Reply:
@@ -216,6 +217,7 @@ def _usage(reply: Reply, request: RecordedRequest) -> tuple[int, int]:
 
 def _openai_body(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
     n = int(request.body.get("n") or 1)
+    texts = reply.choices or (reply.content,)
     prompt_tokens, completion_tokens = _usage(reply, request)
     return {
         "id": f"chatcmpl-{request.index}",
@@ -225,7 +227,7 @@ def _openai_body(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
         "choices": [
             {
                 "index": i,
-                "message": {"role": "assistant", "content": reply.content},
+                "message": {"role": "assistant", "content": texts[i % len(texts)]},
                 "finish_reason": reply.finish_reason,
                 "logprobs": None,
             }

@@ -78,8 +78,11 @@ def interrupt_during_second_problem(
             if any(second in r.prompt_text for r in server.requests):
                 break
             time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before its second problem's request"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=200)  # a loaded machine: shutdown closes sandboxes and the store
+        # Ctrl-C does not wait for the hanging request (agent/run/interrupt.py); the bound is for a loaded
+        # machine closing the sandbox and the store
+        out, err = proc.communicate(timeout=200)
     finally:
         if proc.poll() is None:
             proc.kill()
