@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.kernel.sandbox import Sandbox
+from sandboxes.image.recipe import DEFAULT_IMAGE
 
-DEFAULT_IMAGE = "assay-sandbox:latest"
+__all__ = ["DEFAULT_IMAGE", "DockerSandboxConfig", "ProcessSandboxConfig", "SandboxConfig"]
 
 
 class DockerSandboxConfig(BaseModel):

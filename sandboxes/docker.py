@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
 import os
 import random
 import socket
@@ -27,6 +28,7 @@ from requests.exceptions import RequestException
 
 from agent.kernel.errors import SandboxError
 from agent.kernel.sandbox import ExecResult, Job
+from sandboxes.image.recipe import DEFAULT_IMAGE, IMAGE_PATH, RECIPE_LABEL, default_recipe, recipe_tag
 from sandboxes.pool import WorkerHandle, WorkerPool
 from sandboxes.process import send_all
 from sandboxes.protocol import DockerStreamSource, FrameReader, WorkerLost
@@ -50,16 +52,14 @@ class DockerSettings(Protocol):
 
 
 LABEL = "assay.sandbox"
-#: the image's content hash, set by sandboxes.image.build: what the backend's identity names
-RECIPE_LABEL = "assay.recipe"
 OWNER_LABEL = "assay.owner"
-IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 WORKER_SOURCE = shipped_source()
 #: what a job's uid can write in a container besides /work (read-only root; audited by a test that tries
 #: every directory): the worker clears these of the uid's files, and its SysV IPC objects, between jobs
 CONTAINER_WRITABLE = ("/tmp", "/dev/shm", "/dev/mqueue")
 CONTAINER_FSIZE = 1 << 30
 CONTAINER_NOFILE = 4096
+log = logging.getLogger("assay.sandbox")
 
 
 def _process_start(pid: int) -> str | None:
@@ -98,11 +98,39 @@ def remove_leftovers(client: docker.DockerClient, *, only_owner: str | None = No
     return removed
 
 
+def resolve_image(
+    client: docker.DockerClient,
+    configured: str,
+    *,
+    default_tag: str = DEFAULT_IMAGE,
+    expected: str | None = None,
+) -> Any:
+    """The image a sandbox configured with `configured` runs. For the default tag, this checkout's own
+    recipe's image (`assay-sandbox:<recipe>`) when the daemon has it, so another checkout's build under
+    `latest` does not change it; otherwise the tag as it is, with a warning when its recipe is not this
+    checkout's (its packages may not be what the task prompts say). Raises ImageNotFound. (`default_tag` and
+    `expected` are the build's defaults; a test passes its own.)"""
+    if configured != default_tag:
+        return client.images.get(configured)
+    expected = expected or default_recipe()
+    with contextlib.suppress(ImageNotFound):
+        return client.images.get(recipe_tag(configured, expected))
+    image = client.images.get(configured)
+    found = (image.labels or {}).get(RECIPE_LABEL)
+    if found != expected:
+        log.warning(
+            "sandbox image %s is built from recipe %s, not this checkout's %s: "
+            "`assay sandbox build` builds this one's",
+            configured, found or "(none)", expected,
+        )  # fmt: skip
+    return image
+
+
 class DockerWorker(WorkerHandle):
     path = IMAGE_PATH
     rlimit_as = False  # the container's cgroup enforces memory; RLIMIT_AS would break numpy/torch mappings
 
-    def __init__(self, client: docker.DockerClient, config: DockerSettings, owner: str) -> None:
+    def __init__(self, client: docker.DockerClient, config: DockerSettings, owner: str, image: str) -> None:
         super().__init__()
         self.resources = (config.memory_mb, config.cpus, config.pids)
         uid = random.randint(100_000, 999_999)  # unique per container: RLIMIT_NPROC and kill(-1) stay local
@@ -111,7 +139,7 @@ class DockerWorker(WorkerHandle):
         command += [arg for d in CONTAINER_WRITABLE for arg in ("--clean", d)]
         memory = f"{config.memory_mb}m"
         self.container = client.containers.create(
-            config.image,
+            image,
             command=command,
             stdin_open=True,
             tty=False,
@@ -213,7 +241,7 @@ class DockerSandbox:
         self._client: docker.DockerClient | None = None
         client = self._get_client()
         try:
-            image = client.images.get(config.image)
+            image = resolve_image(client, config.image)
         except ImageNotFound:
             raise SandboxError(
                 f"sandbox image {config.image} is missing: run `assay sandbox build`"
@@ -222,6 +250,9 @@ class DockerSandbox:
             raise SandboxError(f"Docker daemon not reachable: {exc}") from exc
         recipe = (image.labels or {}).get(RECIPE_LABEL)
         self._identity = f"docker:{recipe}" if recipe else f"docker:{image.id}"
+        # containers start from this image's id, not its tag: a build elsewhere that moves the tag mid-run
+        # cannot change the software half of a run's candidates are judged with
+        self._image = image.id
         remove_leftovers(client)
         self.pool = WorkerPool(
             self._spawn,
@@ -254,7 +285,7 @@ class DockerSandbox:
         delay = 0.2
         while True:
             try:
-                return DockerWorker(self._get_client(), self.config, self.owner)
+                return DockerWorker(self._get_client(), self.config, self.owner, self._image)
             except ImageNotFound:
                 raise SandboxError(
                     f"sandbox image {self.config.image} is missing: run `assay sandbox build`"

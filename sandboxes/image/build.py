@@ -18,26 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent.kernel.errors import SandboxError
-from sandboxes.config import DEFAULT_IMAGE
-from sandboxes.docker import RECIPE_LABEL
+from sandboxes.image.recipe import (
+    BASE_IMAGE,
+    DEBOOTSTRAP_INCLUDE,
+    DEFAULT_IMAGE,
+    DEFAULT_PACKAGES,
+    IMAGE_PATH,
+    RECIPE_LABEL,
+    SUITE,
+    default_wheels,
+    recipe_hash,
+    recipe_tag,
+)
 
-RECIPE_VERSION = "1"
-DEFAULT_WHEEL_GLOB = "/opt/wheels/torch-*+cpu-cp311-*.whl"
-BASE_IMAGE = "python:3.11-slim"
-SUITE = "bookworm"
-IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-DEBOOTSTRAP_INCLUDE = "python3,python3-venv,python3-pip,ca-certificates"
-#: what candidates can import besides the standard library: numpy and sympy for the code and math families,
-#: scipy because a real circle-packing optimiser is an SLSQP from scipy.optimize (tasks/code/circle_packing.py
-#: states these in its prompt from this tuple, so the prompt never promises what the image lacks)
-DEFAULT_PACKAGES = ("numpy", "scipy", "sympy")
-
-
-def default_wheels() -> list[Path]:
-    """The CPU torch wheel the loss evaluator needs, when this machine has one lying around."""
-    import glob
-
-    return [Path(p) for p in sorted(glob.glob(DEFAULT_WHEEL_GLOB))]
+__all__ = ["DEFAULT_PACKAGES", "BuildOptions", "build_image", "current_recipe", "default_wheels"]
 
 
 @dataclass
@@ -51,15 +45,7 @@ class BuildOptions:
     force: bool = False
 
     def recipe_hash(self) -> str:
-        h = hashlib.sha256()
-        # What goes into the image, not this file's text: a comment edit must not cost a rebuild. Bump
-        # RECIPE_VERSION when the build steps themselves change.
-        h.update(f"{RECIPE_VERSION}|{SUITE}|{DEBOOTSTRAP_INCLUDE}|{IMAGE_PATH}|{self.base_image}".encode())
-        for p in sorted(self.packages):
-            h.update(b"pkg:" + p.encode())
-        for w in self.wheels:
-            h.update(b"whl:" + w.name.encode() + str(w.stat().st_size).encode())
-        return h.hexdigest()[:16]
+        return recipe_hash(self.packages, self.wheels, self.base_image)
 
 
 Log = Callable[[str], None]
@@ -171,13 +157,19 @@ def build_offline(opts: BuildOptions, recipe: str, log: Log) -> None:
 
 
 def build_image(opts: BuildOptions, log: Log = print) -> str:
-    """Build (or reuse) the sandbox image; returns the tag."""
+    """Build (or reuse) the sandbox image; returns the tag. The image is also tagged with its recipe
+    (sandboxes/image/recipe.py), so a build of another recipe under the same tag never makes this one's
+    disappear: building a recipe whose image exists only moves the tag back to it."""
     if shutil.which("docker") is None:
         raise SandboxError("the docker CLI is not installed: `apt-get install -y docker.io`")
     recipe = opts.recipe_hash()
-    if not opts.force and current_recipe(opts.tag) == recipe:
-        log(f"{opts.tag} is up to date (recipe {recipe})")
-        return opts.tag
+    own = recipe_tag(opts.tag, recipe)
+    if not opts.force:
+        for found, other in ((own, opts.tag), (opts.tag, own)):
+            if current_recipe(found) == recipe:
+                _run(["docker", "tag", found, other], log=lambda _: None)
+                log(f"{opts.tag} is up to date (recipe {recipe})")
+                return opts.tag
     use_registry = opts.base == "registry" or (
         opts.base == "auto" and registry_reachable(opts.base_image, log)
     )
@@ -185,5 +177,6 @@ def build_image(opts: BuildOptions, log: Log = print) -> str:
         build_from_registry(opts, recipe, log)
     else:
         build_offline(opts, recipe, log)
-    log(f"built {opts.tag} (recipe {recipe})")
+    _run(["docker", "tag", opts.tag, own], log)
+    log(f"built {opts.tag} (recipe {recipe}, also tagged {own})")
     return opts.tag
