@@ -22,7 +22,16 @@ from agent.kernel.plugins import list_tasks
 from agent.kernel.types import jsonable
 from agent.run.config import DEFAULT_DB, RunConfig, build_config, executor_flags, read_config_file
 from agent.run.interrupt import leave, run_interruptibly
-from agent.run.options import HalvingTopOption, ModelSplitOption, RepairOption, SelectionOption, search_flags
+from agent.run.options import (
+    HalvingTopOption,
+    ModelSplitOption,
+    NPerRequestOption,
+    RepairOption,
+    RetryWindowOption,
+    SelectionOption,
+    model_flags,
+    search_flags,
+)
 from agent.run.progress import ObservedStore, ProgressDisplay
 from agent.run.runner import RunResult, execute, load_stored_config, prepare, resumed_config
 from agent.search.strategies import STRATEGIES
@@ -132,6 +141,8 @@ def run_command(
     repair: RepairOption = None,
     halving_top: HalvingTopOption = None,
     model_split: ModelSplitOption = None,
+    n_per_request: NPerRequestOption = None,
+    retry_window: RetryWindowOption = None,
     max_calls: Annotated[int | None, typer.Option(hidden=True)] = None,  # earlier names of budget flags
     token_budget: Annotated[int | None, typer.Option(hidden=True)] = None,
     max_cost: Annotated[float | None, typer.Option(hidden=True)] = None,
@@ -166,6 +177,7 @@ def run_command(
         "price_in": price_in,
         "price_out": price_out,
         **search_flags(selection, repair, halving_top, model_split),
+        **model_flags(n_per_request, retry_window),
     }
     run_config = build_config(file_values, flags)
     _run(run_config, db, run_id=None, as_json=as_json)
@@ -206,6 +218,7 @@ def resume_command(
     request_timeout: RequestTimeoutOption = None,
     price_in: PriceInOption = None,
     price_out: PriceOutOption = None,
+    retry_window: RetryWindowOption = None,
 ) -> None:
     """Continue a run that was stopped or killed, without redoing finished work, with its recorded config
     (search settings, budget, sandbox and the task's module). A budget flag replaces that limit (a larger
@@ -214,7 +227,7 @@ def resume_command(
         "iterations": iterations, "calls": calls, "tokens": tokens, "cost_usd": cost_usd,
         "minutes": minutes, "target": target, "patience": patience, "min_delta": min_delta,
         "base_url": base_url, "request_timeout_s": request_timeout, "price_in": price_in,
-        "price_out": price_out, "ray_address": ray_address,
+        "price_out": price_out, "ray_address": ray_address, "retry_window_s": retry_window,
     }  # fmt: skip
     with Store(db) as store:
         try:

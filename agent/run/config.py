@@ -52,6 +52,12 @@ class RunConfig(SearchSettings):
     request_timeout_s: float = Field(default=120.0, gt=0)
     max_retries: int = Field(default=4, ge=0, le=20)
     model_concurrency: int = Field(default=8, ge=1)
+    #: ask for a prompt's samples in one request (`n`) where the provider takes it (openai/); the pipelined
+    #: loop asks a prompt's samples together, so one request carries `n` = samples (agent/models/base.py)
+    n_per_request: bool = False
+    #: keep retrying a request's transient failures (429s, 5xx, resets) until this many seconds have passed
+    #: since its first failure, even past `max_retries`: an outage of that long is waited out; 0: off
+    retry_window_s: float = Field(default=0.0, ge=0, le=86_400)
     #: a starting program (its text, so a resumed run needs no file) that replaces the task's own seeds:
     #: it is verified first and shown to the model as the parent to improve
     seed_program: str | None = Field(default=None, min_length=1)
@@ -63,7 +69,7 @@ class RunConfig(SearchSettings):
     #: task's own cap (`Task.completion_tokens`), or the default; recorded, so a resume keeps the same cap
     completion_tokens_from: Literal["config", "task", "default"] | None = None
 
-    @field_validator("temperature", "request_timeout_s", mode="before")
+    @field_validator("temperature", "request_timeout_s", "retry_window_s", mode="before")
     @classmethod
     def _finite(cls, value: Any) -> Any:
         """NaN passes no comparison, so without this `--temperature nan` is refused as if it were > 2."""

@@ -197,6 +197,8 @@ def build_model(config: RunConfig, spec: str) -> Model:
         timeout_s=config.request_timeout_s,
         max_retries=config.max_retries,
         max_concurrency=config.model_concurrency,
+        retry_window_s=config.retry_window_s,
+        n_per_request=config.n_per_request,
     )
     if is_ensemble_spec(spec):  # several models, split per request by `model_split`
         members = [(m, _priced(config, make_model(m.spec, settings))) for m in parse_ensemble(spec)]
@@ -345,8 +347,8 @@ class ModelStop(RunStopped):
         last = result.outcomes[-1]
         super().__init__(
             f"{last.problem_key}: stopped: {last.stop_detail}; finished work is saved. Fix the cause "
-            f"and continue with `assay resume {result.run_id}` (it takes --base-url, --request-timeout "
-            "and budget flags)"
+            f"and continue with `assay resume {result.run_id}` (it takes --base-url, --request-timeout, "
+            "--retry-window and budget flags)"
         )
 
 
