@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import weakref
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -91,10 +92,11 @@ _NUMERIC_TEXT_CHARS = 64
 def clip_text(text: str, limit: int) -> str:
     """`text` as valid UTF-8 (a lone surrogate, which SQLite and JSON refuse, becomes U+FFFD), cut to its
     head and tail when longer than `limit`."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    if not text.isascii():  # an O(1) flag check: ASCII text holds no surrogate
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     if len(text) <= limit:
         return text
     marker = f"\n... [{len(text) - limit} characters cut] ...\n"
@@ -230,7 +232,18 @@ class Verdict(Frozen):
     def _unscored_failures(self) -> Verdict:
         if self.status in UNSCORED and self.score is not None:
             raise ValueError(f"a verdict with status {self.status.value!r} cannot carry a score")
+        _VALIDATED[id(self)] = self  # the last check: this instance passed every one
         return self
+
+    def timed(self, duration_s: float) -> Verdict:
+        """This verdict with the duration the trusted side measured (finite, >= 0); a validated verdict
+        stays known as validated, so it is not checked again (`revalidated_verdict`)."""
+        if not (math.isfinite(duration_s) and duration_s >= 0):
+            raise ValueError(f"duration_s must be a finite duration, not {duration_s!r}")
+        copy = self.model_copy(update={"duration_s": float(duration_s)})
+        if _VALIDATED.get(id(self)) is self:
+            _VALIDATED[id(copy)] = copy
+        return copy
 
     @property
     def passed(self) -> bool:
@@ -242,15 +255,31 @@ class Verdict(Frozen):
         return tuple(self.artifacts.get(NOTES_KEY, "").splitlines())
 
 
-def revalidated_verdict(value: object) -> Verdict:
-    """`value` validated afresh as a Verdict; raises ValidationError (title "Verdict") or TypeError.
+#: the Verdict instances that passed validation (a constructor call, `model_validate`, a read from the store),
+#: by id; weak, so an entry goes with its verdict. Frozen, such a verdict stays valid, and checking it again
+#: on every copy and write (the loop, the verdict cache, the store: ~9 validations a hypothesis) was most of
+#: the framework's cost per hypothesis (issue 16). Not in it: whatever skipped validation
+#: (`model_construct`, `model_copy(update=...)`, an unpickled verdict from a Ray worker, a subclass).
+_VALIDATED: weakref.WeakValueDictionary[int, Verdict] = weakref.WeakValueDictionary()
 
-    A verifier's result is re-checked because a Verdict can be made without validation
-    (`model_construct`, `model_copy(update=...)`): a NaN score or a megabyte of feedback set that way must
-    not reach the store either.
+
+def is_validated(value: object) -> bool:
+    """Whether `value` is a Verdict instance that passed validation itself (see `_VALIDATED`)."""
+    return type(value) is Verdict and _VALIDATED.get(id(value)) is value
+
+
+def revalidated_verdict(value: object) -> Verdict:
+    """`value` as a validated Verdict; raises ValidationError (title "Verdict") or TypeError.
+
+    A verifier's result is checked because a Verdict can be made without validation (`model_construct`,
+    `model_copy(update=...)`, unpickling): a NaN score or a megabyte of feedback set that way must not reach
+    the store either. A verdict that passed validation itself is returned as it is: its bounds were checked
+    once, where it was made, and a frozen verdict cannot have changed since.
     """
     if not isinstance(value, Verdict):
         raise TypeError(f"a verifier returned {type(value).__name__}, not a Verdict")
+    if is_validated(value):
+        return value
     return Verdict.model_validate({name: getattr(value, name, None) for name in Verdict.model_fields})
 
 

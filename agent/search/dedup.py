@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 
 from agent.kernel.records import RecordedHypothesis
@@ -19,24 +20,29 @@ from agent.kernel.types import Hypothesis, Verdict
 from agent.search.breaker import infrastructure_error
 
 NEAR_DUPLICATE_OF = "near_duplicate_of"
-_forms: dict[str, str] = {}  # hypothesis id -> normal form: ids are content hashes, so this never goes stale
+#: hypothesis id -> the digest of its normal form (ids are content hashes, so an entry never goes stale).
+#: A digest, not the form: `ast.dump` of a 2 KB program is ~10 KB, kept for every hypothesis of a long run
+#: (issue 16: memory flat); 16 bytes a hypothesis here. Past the cap the oldest go (a miss only recomputes).
+_forms: dict[str, bytes] = {}
 _MAX_FORMS = 100_000
 
 
-def normal_form(content: str) -> str:
-    """A key equal for programs that differ only in comments, whitespace or formatting."""
+def normal_form(content: str) -> bytes:
+    """A key (a 16-byte digest) equal for programs that differ only in comments, whitespace or formatting."""
     try:
-        return "py:" + ast.dump(ast.parse(content))
+        form = "py:" + ast.dump(ast.parse(content))
     except (SyntaxError, ValueError, RecursionError, MemoryError):  # not Python (or hostile nesting)
-        return "text:" + " ".join(content.split())
+        form = "text:" + " ".join(content.split())
+    return hashlib.blake2b(form.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def _form(h: Hypothesis) -> str:
+def _form(h: Hypothesis) -> bytes:
     form = _forms.get(h.id)
     if form is None:
         form = normal_form(h.content)
-        if len(_forms) < _MAX_FORMS:
-            _forms[h.id] = form
+        if len(_forms) >= _MAX_FORMS:
+            del _forms[next(iter(_forms))]
+        _forms[h.id] = form
     return form
 
 
@@ -45,8 +51,8 @@ def _judged(entry: RecordedHypothesis) -> bool:
     return "parse_error" not in entry.hypothesis.meta and infrastructure_error(entry.verdict) is None
 
 
-def first_of_each_form(entries: Iterable[RecordedHypothesis]) -> dict[str, RecordedHypothesis]:
-    firsts: dict[str, RecordedHypothesis] = {}
+def first_of_each_form(entries: Iterable[RecordedHypothesis]) -> dict[bytes, RecordedHypothesis]:
+    firsts: dict[bytes, RecordedHypothesis] = {}
     for entry in entries:
         if _judged(entry):
             firsts.setdefault(_form(entry.hypothesis), entry)
@@ -64,7 +70,7 @@ async def judge_deduplicated(
     of an archived one goes to the verdict cache, which knows which sandbox judged it; an exact copy
     within the batch takes the first's verdict as it is; a near one records `near_duplicate_of`."""
     firsts = first_of_each_form(archive)
-    batch: dict[str, int] = {}  # normal form -> index of the item of this batch that is verified
+    batch: dict[bytes, int] = {}  # normal form -> index of the item of this batch that is verified
     plan: list[tuple[Hypothesis, RecordedHypothesis | int | None]] = []
     for index, (h, parse_error) in enumerate(items):
         if parse_error is not None:

@@ -172,12 +172,16 @@ class Search:
         self.tracker.spend = self.store.spend(self.run_id, self.key)
         self.tracker.elapsed_s = self._elapsed()
 
+    def _best_score(self) -> float | None:
+        """The archive's best score (the pipelined loop keeps it as it records, rather than scanning)."""
+        return self.archive.best_score()
+
     def _emit(self, note: str = "") -> None:
         self.on_progress(
             Progress(
                 self.key,
                 self.tracker.iterations,
-                self.archive.best_score(),
+                self._best_score(),
                 self.tracker.spend,
                 self._elapsed(),
                 note,
@@ -397,7 +401,7 @@ class Search:
                 failure = "".join(traceback.format_exception_only(e)).strip()[:2000]
                 break
             if verdict.duration_s == 0.0:
-                verdict = verdict.model_copy(update={"duration_s": time.monotonic() - started})
+                verdict = verdict.timed(time.monotonic() - started)
             if self.sandbox is not None:
                 self.store.cache_verdict(
                     self.key, hypothesis.id, name, verifier.version, verdict, sandbox=self.sandbox

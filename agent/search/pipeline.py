@@ -41,7 +41,7 @@ from agent.kernel.errors import ConfigError, ModelError
 from agent.kernel.records import RecordedCall, RecordedHypothesis, Spend
 from agent.kernel.registry import Registry
 from agent.kernel.types import Completion, Hypothesis, Message, StopReason, Verdict
-from agent.search.archive import Archive
+from agent.search.archive import Archive, rank_key
 from agent.search.dedup import _form, first_of_each_form, judge_deduplicated
 from agent.search.loop import Search
 from agent.search.plan import Plan
@@ -127,6 +127,13 @@ class PipelinedSearch(Search):
             history.append(best)
         return history
 
+    _tracking_best = False  # set by `_loop`, which keeps `_best` from then on
+
+    def _best_score(self) -> float | None:
+        if not self._tracking_best:
+            return super()._best_score()
+        return None if self._best is None else self._best.verdict.score
+
     @property
     def _capacity(self) -> int:
         return self.executor.capacity
@@ -140,6 +147,9 @@ class PipelinedSearch(Search):
         self._reserved = 0  # completions requested by plans in flight, not yet recorded
         self._planned = len(self._replays)
         self._firsts = first_of_each_form(self.archive.entries)  # normal form -> its first judged entry
+        #: the archive's best, kept as entries are recorded (`Archive.best` scans it all, per iteration)
+        self._best = self.archive.best()
+        self._tracking_best = True
         self._scores: dict[int, list[float]] = defaultdict(list)  # of unfinished iterations
         for e in self.archive.entries:
             if e.hypothesis.iteration not in self._finished and e.verdict.score is not None:
@@ -377,10 +387,12 @@ class PipelinedSearch(Search):
             self._firsts.setdefault(form, first)
         if verdict.score is not None:
             self._scores[hypothesis.iteration].append(verdict.score)
+            if self._best is None or rank_key(entry) > rank_key(self._best):  # `max` keeps the first
+                self._best = entry
 
     def _finish_iteration(self, iteration: int) -> None:
         scores = self._scores.pop(iteration, [])
-        best = self.archive.best_score()
+        best = self._best_score()
         self.tracker.iterations += 1
         self.tracker.best_history.append(best)
         self.tracker.elapsed_s = self._elapsed()

@@ -79,6 +79,10 @@ def _clean(value: Any) -> Any:
 def _strict_json(value: Any) -> str:
     """`value` as strict JSON (non-finite floats spelled as strings), so any reader can parse it back."""
     try:
+        return json.dumps(value, default=str, allow_nan=False)  # the usual case: nothing non-finite in it
+    except (ValueError, TypeError, RecursionError):
+        pass
+    try:
         return json.dumps(jsonable(value), default=str, allow_nan=False)
     except (ValueError, TypeError, RecursionError) as e:
         raise StoreError(f"cannot encode a value for the run store: {type(e).__name__}: {e}") from None
@@ -109,6 +113,9 @@ class Store:
         self._notes: dict[str, None] = {}  # insertion-ordered and deduplicated: a row is read many times
         self._group_s = 0.0  # group commits (see `group_commits`); 0: every write is its own commit
         self._group_began = 0.0
+        #: the messages of the last call recorded and their JSON: the samples of one prompt share its
+        #: messages, so with n per request 32 call rows write one encoding (issue 16)
+        self._last_messages: tuple[tuple[Message, ...], str] = ((), "[]")
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """A query's rows; a damaged file (random bytes in a page) is one StoreError, not a traceback."""
@@ -323,7 +330,7 @@ class Store:
                 iteration,
                 sample,
                 time.time(),
-                _strict_json([m.model_dump() for m in messages]),
+                self._messages_json(messages),
                 _strict_json(params),
                 int(completion is not None),
                 completion.text if completion else None,
@@ -336,6 +343,15 @@ class Store:
                 completion.finish_reason if completion else None,
             ),
         )
+
+    def _messages_json(self, messages: list[Message]) -> str:
+        """The messages as JSON, encoded once for consecutive calls of the same (frozen) messages."""
+        last, text = self._last_messages
+        if len(last) == len(messages) and all(a is b for a, b in zip(last, messages, strict=True)):
+            return text
+        text = _strict_json([m.model_dump() for m in messages])
+        self._last_messages = (tuple(messages), text)
+        return text
 
     def recorded_calls(self, run_id: str, problem_key: str, iteration: int) -> dict[int, RecordedCall]:
         rows = self._rows(
