@@ -2,15 +2,20 @@
 
     .venv/bin/python bench/bench_pipeline.py utilisation   # verifier-slot use, verifications of 1-10 s
     .venv/bin/python bench/bench_pipeline.py throughput    # hypotheses/s, instant model, trivial verifier
-    .venv/bin/python bench/bench_pipeline.py soak          # 10,000 hypotheses with model and sandbox faults
-    .venv/bin/python bench/bench_pipeline.py outage        # a real minute of 503s, waited out
+    .venv/bin/python bench/bench_pipeline.py soak          # 10,000 hypotheses with model and verifier faults
+    .venv/bin/python bench/bench_pipeline.py soak --sandbox --total 2000 [--executor local|ray|both]
+    .venv/bin/python bench/bench_pipeline.py outage        # a real minute of 503s mid-run, waited out
 
 Utilisation: a verifier that sleeps a time drawn from 1-10 s per candidate (from its id, so both loops draw
 the same times), `capacity` slots; utilisation is the slots' busy time over capacity x wall time. Soak: the
-scripted server fails a share of requests (500s, retried by the adapter; a plan whose retries run out stops
-the search resumably and the bench resumes it), and the verifier raises `SandboxError` for a share of jobs
-(the sandbox's job killed: retried, and recorded as `error` when every retry fails); afterwards the store is
-checked: every answered call has exactly one verdict, the archive positions are 0..N-1, none twice.
+scripted server fails a share of requests (500s, and a burst of 429s with Retry-After; retried by the adapter;
+a plan whose retries run out stops the search resumably and the bench resumes it). Without `--sandbox` the
+verifier raises `SandboxError` for a share of jobs (a stand-in for a killed job: retried, and recorded as
+`error` when every retry fails). With `--sandbox` every candidate runs a real process-sandbox job
+(bench/soak_tasks.py) and bench/soak_faults.py SIGKILLs random jobs and sandbox workers from outside (and,
+on Ray, one worker actor); every killed candidate must end `error` or with the host's own score. Afterwards
+the store is checked: every answered call has exactly one verdict, the archive positions are 0..N-1, none
+twice. `--executor both` runs the sandbox soak locally, then on a local 2-node Ray cluster, side by side.
 """
 
 from __future__ import annotations
@@ -370,7 +375,14 @@ def sandbox_checks(entries, killer: SandboxKiller) -> list[str]:
             what = verdicts[0].status.value
         key = f"{kill.target}: {what}"
         outcome[key] = outcome.get(key, 0) + 1
+    hit = {k.hypothesis_id for k in killer.kills}
+    unaccounted = [
+        e.verdict.feedback[:90]
+        for e in entries
+        if e.verdict.status is VerdictStatus.ERROR and e.hypothesis.id not in hit
+    ]
     return [
+        f"  `error` verdicts of candidates the injector did not name: {len(unaccounted)} {unaccounted[:3]}",
         f"  SIGKILLs from outside: {len(killer.kills)} ({sum(k.target == 'job' for k in killer.kills)} jobs, "
         f"{sum(k.target == 'worker' for k in killer.kills)} sandbox workers; {killer.scans} scans, "
         f"{killer.empty_scans} found no job); the killed candidates' verdicts: {outcome}",
