@@ -22,6 +22,16 @@ from agent.bench.summary import BenchSummary, fmt_spread, summarise
 from agent.kernel.errors import ConfigError
 from agent.kernel.types import jsonable
 from agent.run.config import DEFAULT_DB, read_config_file
+from agent.run.options import (
+    HalvingTopOption,
+    ModelSplitOption,
+    NPerRequestOption,
+    RepairOption,
+    RetryWindowOption,
+    SelectionOption,
+    model_flags,
+    search_flags,
+)
 from agent.store.queries import ReadOnlyStore
 
 out = Console(soft_wrap=True)
@@ -86,10 +96,18 @@ def bench_command(
     request_timeout: Annotated[float | None, typer.Option("--request-timeout")] = None,
     price_in: Annotated[float | None, typer.Option(help="USD per million prompt tokens")] = None,
     price_out: Annotated[float | None, typer.Option(help="USD per million completion tokens")] = None,
+    selection: SelectionOption = None,
+    repair: RepairOption = None,
+    halving_top: HalvingTopOption = None,
+    model_split: ModelSplitOption = None,
+    n_per_request: NPerRequestOption = None,
+    retry_window: RetryWindowOption = None,
 ) -> None:
     """Run a grid of tasks x strategies x seeds at the same budget, each cell a recorded run, and print
     per (task, strategy) the held-out score's mean and 95% interval over seeds, the calls and seconds to
-    reach the threshold, and the cost. Without TASKs, `--bench-id` prints a recorded bench."""
+    reach the threshold, and the cost. Without TASKs, `--bench-id` prints a recorded bench. The search
+    options (`--selection`, `--repair`, `--halving-top`, `--model-split`, `--n-per-request`,
+    `--retry-window`) are `assay run`'s and apply to every cell alike."""
     from agent.bench.grid import BenchPlan, run_bench
 
     if not tasks:
@@ -103,6 +121,8 @@ def bench_command(
         "iterations": iterations, "calls": calls, "tokens": tokens, "cost_usd": cost_usd,
         "minutes": minutes, "target": target, "patience": patience, "request_timeout_s": request_timeout,
         "price_in": price_in, "price_out": price_out,
+        **search_flags(selection, repair, halving_top, model_split),
+        **model_flags(n_per_request, retry_window),
     }  # fmt: skip
     plan = BenchPlan(
         tasks=_csv("TASK", ",".join(tasks)), strategies=_csv("--strategies", strategies), seeds=_seeds(seeds),

@@ -135,3 +135,23 @@ def test_bad_input_runs_nothing(tmp_path: Path) -> None:
     assert not db.exists() or _rows(db, "SELECT COUNT(*) FROM runs") == [(0,)]
     shown = assay("bench", "--bench-id", "nope", "--db", str(db))
     assert shown.returncode == 2
+
+
+def test_search_options_reach_every_cell_and_bad_ones_run_nothing(tmp_path: Path) -> None:
+    """`assay run`'s search and request options are `assay bench`'s too, recorded in each cell's config."""
+    db = tmp_path / "runs.db"
+    with ScriptedLLMServer(bisector) as server:
+        proc = bench_guess(db, server.openai_base_url, "--no-repair", "--retry-window", "7.5",
+                           "--n-per-request", "--model-split", "thompson")  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+    configs = [json.loads(c) for (c,) in _rows(db, "SELECT config_json FROM runs")]
+    assert len(configs) == 4
+    for config in configs:
+        flat = json.dumps(config)
+        assert '"repair": false' in flat and '"retry_window_s": 7.5' in flat, flat
+        assert '"n_per_request": true' in flat and '"model_split": "thompson"' in flat, flat
+    bad = tmp_path / "bad.db"
+    proc = assay("bench", "example/guess", "--strategies", "refine", "--seeds", "0", "--halving-top", "-1",
+                 "--model", "openai/x", "--db", str(bad))  # fmt: skip
+    assert proc.returncode == 2 and "halving_top" in proc.stderr and "Traceback" not in proc.stderr
+    assert not bad.exists() or _rows(bad, "SELECT COUNT(*) FROM runs") == [(0,)]
