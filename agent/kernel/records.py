@@ -18,7 +18,7 @@ class RecordedCall:
     error: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per archive entry, kept for the whole search
 class RecordedHypothesis:
     sample: int
     hypothesis: Hypothesis

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import weakref
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -232,7 +231,7 @@ class Verdict(Frozen):
     def _unscored_failures(self) -> Verdict:
         if self.status in UNSCORED and self.score is not None:
             raise ValueError(f"a verdict with status {self.status.value!r} cannot carry a score")
-        _VALIDATED[id(self)] = self  # the last check: this instance passed every one
+        _remember_validated(self)  # the last check: this instance passed every one
         return self
 
     def timed(self, duration_s: float) -> Verdict:
@@ -241,8 +240,9 @@ class Verdict(Frozen):
         if not (math.isfinite(duration_s) and duration_s >= 0):
             raise ValueError(f"duration_s must be a finite duration, not {duration_s!r}")
         copy = self.model_copy(update={"duration_s": float(duration_s)})
-        if _VALIDATED.get(id(self)) is self:
-            _VALIDATED[id(copy)] = copy
+        if is_validated(self):
+            del _VALIDATED[id(self)]  # the copy takes its place: the table holds what is in flight
+            _remember_validated(copy)
         return copy
 
     @property
@@ -255,12 +255,22 @@ class Verdict(Frozen):
         return tuple(self.artifacts.get(NOTES_KEY, "").splitlines())
 
 
-#: the Verdict instances that passed validation (a constructor call, `model_validate`, a read from the store),
-#: by id; weak, so an entry goes with its verdict. Frozen, such a verdict stays valid, and checking it again
-#: on every copy and write (the loop, the verdict cache, the store: ~9 validations a hypothesis) was most of
-#: the framework's cost per hypothesis (issue 16). Not in it: whatever skipped validation
-#: (`model_construct`, `model_copy(update=...)`, an unpickled verdict from a Ray worker, a subclass).
-_VALIDATED: weakref.WeakValueDictionary[int, Verdict] = weakref.WeakValueDictionary()
+#: the Verdict instances that most recently passed validation (a constructor call, `model_validate`, a read
+#: from the store), by id, oldest first. Frozen, such a verdict stays valid, and checking it again on every
+#: copy and write (the loop, the verdict cache, the store: ~9 validations a hypothesis) was most of the
+#: framework's cost per hypothesis (issue 16). A verdict goes from being made to being stored within far
+#: fewer than `_MAX_VALIDATED` others, so the table is bounded (memory stays flat over a long run): one that
+#: has left it is only validated again. Holding the verdict (not a weak reference) keeps its id from being
+#: reused while it is listed. Never in it: whatever skipped validation (`model_construct`,
+#: `model_copy(update=...)`, a verdict unpickled from a Ray worker, a subclass).
+_VALIDATED: dict[int, Verdict] = {}
+_MAX_VALIDATED = 1024
+
+
+def _remember_validated(verdict: Verdict) -> None:
+    if len(_VALIDATED) >= _MAX_VALIDATED:
+        del _VALIDATED[next(iter(_VALIDATED))]
+    _VALIDATED[id(verdict)] = verdict
 
 
 def is_validated(value: object) -> bool:

@@ -5,8 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from pydantic import BaseModel
+
 from agent.kernel.records import RecordedHypothesis
 from agent.kernel.types import score_key
+
+#: one set of field names per (model type, names): every hypothesis of a search sets the same fields, and a
+#: set of 5 names is 472 bytes, a quarter of an archive entry (issue 16: memory over a long run)
+_SHARED_NAMES: dict[tuple[type, frozenset[str]], set[str]] = {}
+
+
+def share_field_names(*models: BaseModel) -> None:
+    """Let `models` share one `__pydantic_fields_set__` with every earlier model of the same type and names.
+
+    Safe because the models are frozen (pydantic refuses an assignment before it would add a name) and
+    pydantic's `model_copy` copies the set before it adds the updated names
+    (tests/agent/search/test_archive_memory.py checks both)."""
+    for model in models:
+        names = model.__pydantic_fields_set__
+        shared = _SHARED_NAMES.setdefault((type(model), frozenset(names)), names)
+        if shared is not names:
+            object.__setattr__(model, "__pydantic_fields_set__", shared)
 
 
 def rank_key(entry: RecordedHypothesis) -> tuple[float, int, int]:
@@ -19,7 +38,12 @@ class Archive:
     entries: list[RecordedHypothesis] = field(default_factory=list)
 
     def extend(self, entries: Iterable[RecordedHypothesis]) -> None:
-        self.entries.extend(entries)
+        for entry in entries:
+            self.append(entry)
+
+    def append(self, entry: RecordedHypothesis) -> None:
+        share_field_names(entry.hypothesis, entry.verdict)
+        self.entries.append(entry)
 
     def best(self) -> RecordedHypothesis | None:
         scored = [e for e in self.entries if e.verdict.score is not None]

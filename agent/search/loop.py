@@ -238,7 +238,7 @@ class Search:
             return stop  # not recorded: the seeds are verified again on resume, before any model call
         for sample, (h, v) in enumerate(zip(seeds, verdicts, strict=True)):
             self.store.record_hypothesis(self.run_id, self.key, sample, h, v)
-            self.archive.entries.append(RecordedHypothesis(sample, h, v))
+            self.archive.append(RecordedHypothesis(sample, h, v))
         self._emit("seeded")
         return None
 

@@ -382,7 +382,7 @@ class PipelinedSearch(Search):
         self._seq += 1
         self.store.record_hypothesis(self.run_id, self.key, sample, hypothesis, verdict)
         entry = RecordedHypothesis(sample, hypothesis, verdict)
-        self.archive.entries.append(entry)
+        self.archive.append(entry)
         for form, first in first_of_each_form([entry]).items():
             self._firsts.setdefault(form, first)
         if verdict.score is not None:

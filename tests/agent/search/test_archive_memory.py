@@ -1,0 +1,39 @@
+"""Archive entries share their models' field-name sets (issue 16: memory over a long run), which is safe
+only while pydantic never adds a name to a frozen model's set in place: checked here, so an upgrade of
+pydantic that did would fail this test rather than corrupt another entry's record."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from agent.kernel.records import RecordedHypothesis
+from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
+from agent.search.archive import Archive
+
+
+def entry(content: str, score: float) -> RecordedHypothesis:
+    return RecordedHypothesis(
+        0,
+        Hypothesis.create(content, iteration=1, model="m", meta={"k": 1}),
+        Verdict(status=VerdictStatus.FAIL, score=score),
+    )
+
+
+def test_entries_share_one_set_of_field_names_and_copies_do_not_change_it() -> None:
+    archive = Archive()
+    first, second = entry("a", 0.1), entry("b", 0.2)
+    archive.append(first)
+    archive.extend([second])
+    assert second.hypothesis.__pydantic_fields_set__ is first.hypothesis.__pydantic_fields_set__
+    assert second.verdict.__pydantic_fields_set__ is first.verdict.__pydantic_fields_set__
+    names = set(first.verdict.model_fields_set)
+
+    copied = second.verdict.model_copy(update={"feedback": "changed"})
+    assert "feedback" in copied.model_fields_set
+    assert first.verdict.model_fields_set == names  # the shared set is as it was
+    with pytest.raises(ValidationError):
+        second.verdict.feedback = "x"  # type: ignore[misc]  # frozen: refused before any name is added
+    assert first.verdict.model_fields_set == names
+    assert [e.verdict.score for e in archive.entries] == [0.1, 0.2]
+    assert archive.best() is second
