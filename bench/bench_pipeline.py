@@ -164,6 +164,11 @@ async def utilisation(loop: str, calls: int, capacity: int, scale: float) -> tup
         return executor.utilisation(), time.monotonic() - started
 
 
+def rss_at(series: list[tuple[int, float]], counts: tuple[int, ...]) -> list[tuple[int, float]]:
+    """For each count, the first (hypotheses, RSS) sample at or past it, else the last one."""
+    return [next((p for p in series if p[0] >= c), series[-1]) for c in counts] if series else []
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
@@ -321,6 +326,8 @@ async def soak(
         f"{statuses}; infrastructure failures raised to the loop (retried): {counting.raised or 0}",
         "  RSS MB by hypotheses recorded: "
         + ", ".join(f"{n}:{mb:.0f}" for n, mb in rss[:: max(1, len(rss) // 10)]),
+        "  RSS MB at 0, 1/4, 1/2 and all of --total (the first sample at or past each, else the last): "
+        + ", ".join(f"{n}:{mb:.0f}" for n, mb in rss_at(rss, (0, total // 4, total // 2, total))),
     ]  # fmt: skip
     if sandbox:
         lines += sandbox_checks(entries, killer)

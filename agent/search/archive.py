@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -75,3 +76,60 @@ class Archive:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+
+class RankIndex:
+    """An archive's entries ranked best first and grouped by iteration, kept as entries are appended, so a
+    view of its first `seen` entries answers `top` and `latest_iteration` without scanning the archive
+    (issue 16: with a scan per plan, planning grew with the archive and dominated a long run). The
+    pipelined loop builds one when it starts (after any re-judging) and adds each entry it records."""
+
+    def __init__(self, entries: Iterable[RecordedHypothesis] = ()) -> None:
+        self.entries: list[RecordedHypothesis] = []
+        self._keys: list[tuple[float, int, int]] = []  # by position: the negated rank key
+        self._ranked: list[int] = []  # positions, best first; equal keys in position order (a stable sort)
+        self._max_iteration: list[int] = []  # by position: the largest iteration up to it
+        self._by_iteration: dict[int, list[int]] = {}
+        for entry in entries:
+            self.add(entry)
+
+    def add(self, entry: RecordedHypothesis) -> None:
+        position = len(self.entries)
+        self.entries.append(entry)
+        score, iteration, sample = rank_key(entry)
+        self._keys.append((-score, -iteration, -sample))
+        bisect.insort(self._ranked, position, key=self._keys.__getitem__)
+        last = self._max_iteration[-1] if self._max_iteration else iteration
+        self._max_iteration.append(max(last, iteration))
+        self._by_iteration.setdefault(iteration, []).append(position)
+
+    def view(self, seen: int) -> Archive:
+        """The archive of the first `seen` entries, as `Archive(entries[:seen])` but indexed."""
+        return _IndexedView(self.entries[:seen], self, seen)
+
+
+@dataclass
+class _IndexedView(Archive):
+    index: RankIndex = field(default_factory=RankIndex)
+    seen: int = 0
+
+    def top(self, k: int) -> list[RecordedHypothesis]:
+        ids: set[str] = set()
+        out: list[RecordedHypothesis] = []
+        for position in self.index._ranked:  # as `Archive.top`, in rank order
+            if position >= self.seen:
+                continue
+            entry = self.entries[position]
+            if entry.hypothesis.id in ids:
+                continue
+            ids.add(entry.hypothesis.id)
+            out.append(entry)
+            if len(out) == k:
+                break
+        return out
+
+    def latest_iteration(self) -> list[RecordedHypothesis]:
+        if not self.seen:
+            return []
+        last = self.index._max_iteration[self.seen - 1]
+        return [self.entries[p] for p in self.index._by_iteration[last] if p < self.seen]

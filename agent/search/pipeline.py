@@ -41,7 +41,7 @@ from agent.kernel.errors import ConfigError, ModelError
 from agent.kernel.records import RecordedCall, RecordedHypothesis, Spend
 from agent.kernel.registry import Registry
 from agent.kernel.types import Completion, Hypothesis, Message, StopReason, Verdict
-from agent.search.archive import Archive, rank_key
+from agent.search.archive import RankIndex, rank_key
 from agent.search.dedup import _form, first_of_each_form, judge_deduplicated
 from agent.search.loop import Search
 from agent.search.plan import Plan
@@ -150,6 +150,7 @@ class PipelinedSearch(Search):
         #: the archive's best, kept as entries are recorded (`Archive.best` scans it all, per iteration)
         self._best = self.archive.best()
         self._tracking_best = True
+        self._index = RankIndex(self.archive.entries)  # the plans' views, indexed
         self._scores: dict[int, list[float]] = defaultdict(list)  # of unfinished iterations
         for e in self.archive.entries:
             if e.hypothesis.iteration not in self._finished and e.verdict.score is not None:
@@ -249,7 +250,7 @@ class PipelinedSearch(Search):
         against the slots, and hand the rest to a task."""
         seen = replay.seen if replay is not None else len(self.archive.entries)
         rng = random.Random(self.settings.sample_seed(iteration, 0))
-        view = Archive(self.archive.entries[:seen])
+        view = self._index.view(seen)
         plan = self.strategy.plan(view, self.settings, iteration, rng, self.task)
         wanted = sorted(replay.calls) if replay is not None else list(range(samples))
         if replay is None:
@@ -383,6 +384,7 @@ class PipelinedSearch(Search):
         self.store.record_hypothesis(self.run_id, self.key, sample, hypothesis, verdict)
         entry = RecordedHypothesis(sample, hypothesis, verdict)
         self.archive.append(entry)
+        self._index.add(entry)
         for form, first in first_of_each_form([entry]).items():
             self._firsts.setdefault(form, first)
         if verdict.score is not None:

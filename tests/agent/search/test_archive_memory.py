@@ -37,3 +37,32 @@ def test_entries_share_one_set_of_field_names_and_copies_do_not_change_it() -> N
     assert first.verdict.model_fields_set == names
     assert [e.verdict.score for e in archive.entries] == [0.1, 0.2]
     assert archive.best() is second
+
+
+def test_an_indexed_view_answers_as_a_scan_of_the_same_entries_does() -> None:
+    import random
+
+    from agent.search.archive import RankIndex
+
+    rng = random.Random(7)
+    entries = []
+    for position in range(400):
+        content = str(rng.randrange(60))  # repeated contents: the same id more than once
+        score = rng.choice([None, 0.0, 0.5, 1.0, rng.random()])  # ties and unscored ones
+        status = VerdictStatus.ERROR if score is None else VerdictStatus.FAIL
+        entries.append(
+            RecordedHypothesis(
+                rng.randrange(4),
+                Hypothesis.create(content, iteration=rng.randrange(position // 20 + 1)),
+                Verdict(status=status, score=score),
+            )
+        )
+    index = RankIndex(entries[:100])
+    for entry in entries[100:]:
+        index.add(entry)
+    for seen in (0, 1, 2, 17, 100, 250, 399, 400):
+        plain, view = Archive(entries[:seen]), index.view(seen)
+        assert view.entries == plain.entries
+        for k in (0, 1, 2, 5, 50):
+            assert view.top(k) == plain.top(k), (seen, k)
+        assert view.latest_iteration() == plain.latest_iteration(), seen
