@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -241,7 +242,8 @@ class Verdict(Frozen):
             raise ValueError(f"duration_s must be a finite duration, not {duration_s!r}")
         copy = self.model_copy(update={"duration_s": float(duration_s)})
         if is_validated(self):
-            del _VALIDATED[id(self)]  # the copy takes its place: the table holds what is in flight
+            with _VALIDATED_LOCK:  # the copy takes its place: the table holds what is in flight
+                _VALIDATED.pop(id(self), None)
             _remember_validated(copy)
         return copy
 
@@ -263,14 +265,18 @@ class Verdict(Frozen):
 #: has left it is only validated again. Holding the verdict (not a weak reference) keeps its id from being
 #: reused while it is listed. Never in it: whatever skipped validation (`model_construct`,
 #: `model_copy(update=...)`, a verdict unpickled from a Ray worker, a subclass).
+#: Verifiers make verdicts on executor threads while the loop reads the table: one lock keeps the eviction
+#: (`next(iter(...))` then `del`) from racing another thread's insert or eviction.
 _VALIDATED: dict[int, Verdict] = {}
 _MAX_VALIDATED = 1024
+_VALIDATED_LOCK = threading.Lock()
 
 
 def _remember_validated(verdict: Verdict) -> None:
-    if len(_VALIDATED) >= _MAX_VALIDATED:
-        del _VALIDATED[next(iter(_VALIDATED))]
-    _VALIDATED[id(verdict)] = verdict
+    with _VALIDATED_LOCK:
+        while len(_VALIDATED) >= _MAX_VALIDATED:
+            del _VALIDATED[next(iter(_VALIDATED))]
+        _VALIDATED[id(verdict)] = verdict
 
 
 def is_validated(value: object) -> bool:

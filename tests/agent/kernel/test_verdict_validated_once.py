@@ -44,3 +44,37 @@ def test_timed_refuses_a_duration_that_is_not_one() -> None:
     for bad in (math.nan, math.inf, -1.0):
         with pytest.raises(ValueError):
             Verdict(status=VerdictStatus.OK).timed(bad)
+
+
+def test_verdicts_made_and_timed_on_many_threads_keep_the_table_bounded_and_consistent() -> None:
+    """Verifiers make verdicts on executor threads: eviction and the copy's hand-over must not race (a
+    `dictionary changed size` or a KeyError there would be an infrastructure failure on a good candidate)."""
+    import sys
+    import threading
+
+    from agent.kernel import types
+
+    errors: list[BaseException] = []
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+
+        def work() -> None:
+            try:
+                for i in range(3000):
+                    v = Verdict(status=VerdictStatus.FAIL, score=i / 3000, feedback="x")
+                    t = v.timed(0.1)
+                    assert revalidated_verdict(t) is t or not is_validated(t)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(switch)
+    assert errors == []
+    assert len(types._VALIDATED) <= types._MAX_VALIDATED
+    assert all(type(v) is Verdict and id(v) == k for k, v in types._VALIDATED.items())
