@@ -13,7 +13,7 @@ everything else on the failed program itself. `best-of-n` never repairs: its sam
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import Any
 
 from agent.kernel.records import RecordedHypothesis
@@ -44,15 +44,17 @@ def repairable(entry: RecordedHypothesis) -> bool:
 
 
 def failures(
-    entries: Sequence[RecordedHypothesis], history: Sequence[RecordedHypothesis] = ()
+    entries: Sequence[RecordedHypothesis], repaired: Container[str] = frozenset()
 ) -> list[RecordedHypothesis]:
-    """The repairable candidates among `entries`, one per id, in sample order; none that `history` (the
-    search's records) shows repaired once already, should the model propose the same program again."""
-    seen = {e.hypothesis.meta.get(REPAIR_OF) for e in history if REPAIR_OF in e.hypothesis.meta}
+    """The repairable candidates among `entries`, one per id, in sample order; none whose id is in
+    `repaired` (the ids the search's records show repaired once already, `Archive.meta_values(REPAIR_OF)`),
+    should the model propose the same program again."""
+    seen: set[str] = set()
     out: list[RecordedHypothesis] = []
     for entry in sorted(entries, key=lambda e: (e.hypothesis.iteration, e.sample)):
-        if repairable(entry) and entry.hypothesis.id not in seen:
-            seen.add(entry.hypothesis.id)
+        hid = entry.hypothesis.id
+        if repairable(entry) and hid not in repaired and hid not in seen:
+            seen.add(hid)
             out.append(entry)
     return out
 

@@ -85,7 +85,9 @@ class Refine(ParentChooser):
         """The plain plan, with one repair prompt for each candidate of the last iteration that failed
         (agent/search/repair.py)."""
         plain = super().plan(archive, settings, iteration, rng, task)
-        failed = failures(archive.latest_iteration(), archive.entries) if settings.repair else []
+        failed = (
+            failures(archive.latest_iteration(), archive.meta_values(REPAIR_OF)) if settings.repair else []
+        )
         repairs = repair_plans(
             failed, history=archive.entries, system_prompt=task.system_prompt,
             instructions=task.instructions, samples=settings.samples, meta={},
@@ -148,7 +150,11 @@ class Evolve:
         meta: dict[str, object] = {ISLAND: island}
         if settings.selection == "pareto":
             meta[PARETO_FRONT] = [e.hypothesis.id for e in front[:MAX_RECORDED_FRONT]]
-        failed = failures(last_of_island(archive, island), archive.entries) if settings.repair else []
+        failed = (
+            failures(last_of_island(archive, island), archive.meta_values(REPAIR_OF))
+            if settings.repair
+            else []
+        )
         repairs = repair_plans(
             failed, history=archive.entries,
             system_prompt=task.system_prompt, instructions=task.instructions, samples=settings.samples,
