@@ -22,7 +22,8 @@ from agent.store.sqlite import Store
 from sandboxes.config import ProcessSandboxConfig
 from tests.support.llm_server import RecordedRequest, ScriptedLLMServer
 
-FAST = ModelSettings(max_retries=0, timeout_s=10)
+#: no test here waits on a request timeout; a loaded machine may take long to answer one
+FAST = ModelSettings(max_retries=0, timeout_s=300)
 
 
 def hostile_verdict(content: str) -> Verdict:

@@ -16,7 +16,7 @@ from tasks.example.guess import make_guess_task
 from tests.support.guesser import bisector, constant
 from tests.support.llm_server import Reply, ScriptedLLMServer
 
-FAST = ModelSettings(max_retries=1, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=5)
+FAST = ModelSettings(max_retries=1, backoff_base_s=0.01, backoff_max_s=0.05, timeout_s=300)
 
 
 def model_for(server: ScriptedLLMServer, name: str = "gpt-test"):

@@ -24,7 +24,8 @@ from agent.search.strategies import make_strategy
 from agent.store.sqlite import Store
 from tests.support.llm_server import RecordedRequest, ScriptedLLMServer
 
-FAST = ModelSettings(max_retries=0, timeout_s=10)
+#: no test here waits on a request timeout; a loaded machine may take long to answer one
+FAST = ModelSettings(max_retries=0, timeout_s=300)
 SECRET = 37
 SEED_PROGRAM = "X = 1\nY = 2\n"
 

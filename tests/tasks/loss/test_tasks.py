@@ -147,7 +147,7 @@ async def test_refine_search_end_to_end_on_noisy_digits(task_sandbox: Sandbox, t
         store.start_search(run_id, task.key, 0)
         model = make_model(
             "openai/gpt-test",
-            ModelSettings(base_url=server.openai_base_url, max_retries=1, backoff_base_s=0.01, timeout_s=10),
+            ModelSettings(base_url=server.openai_base_url, max_retries=1, backoff_base_s=0.01, timeout_s=300),
         )
         search = Search(
             task=task,
