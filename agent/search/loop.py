@@ -102,6 +102,22 @@ _LIMITS = frozenset(
 )
 
 
+#: the finish reasons of an answer stopped by the completion limit (OpenAI and llama.cpp; Anthropic)
+CUT_OFF = frozenset({"length", "max_tokens"})
+
+
+def cut_off_note(completion: Completion, limit: int | None) -> str:
+    """For an answer that did not parse because the completion limit stopped it (an unclosed code block
+    reads as "no code block"), the cause and the fix, so the repair prompt asks for less, not for a fence."""
+    if completion.finish_reason not in CUT_OFF:
+        return ""
+    at = f" ({limit} tokens)" if limit else ""
+    return (
+        f"\nThe answer was cut off at the completion limit{at} before it was complete: answer with a "
+        "shorter program (no explanation, fewer comments, the same fenced block)."
+    )
+
+
 class Search:
     def __init__(
         self,
@@ -349,7 +365,8 @@ class Search:
             content = plan.content(self.task.parse, completion.text)
         except ParseError as e:
             meta = {**meta, **plan.error_meta(e)}
-            return self._unparsed(completion, iteration, parent_ids, str(e), meta), str(e)
+            error = str(e) + cut_off_note(completion, self.settings.completion_tokens)
+            return self._unparsed(completion, iteration, parent_ids, error, meta), error
         except Exception as e:  # a parser bug must not end the search; the candidate is marked invalid
             message = f"the answer could not be parsed ({type(e).__name__}: {e})"
             return self._unparsed(completion, iteration, parent_ids, message, meta), message

@@ -312,18 +312,19 @@ class PipelinedSearch(Search):
             *(self._generate(iteration, g, plan.for_sample(g[0]).messages) for g in groups)
         )
         out: dict[int, Completion | None] = {}
-        for group, result in zip(groups, results, strict=True):
-            for s in group:
-                params = self._params(iteration, s)
-                completion = result[s - group[0]] if isinstance(result, list) else None
-                error = result if isinstance(result, str) else None
-                self.store.record_call(
-                    self.run_id, self.key, iteration, s, plan.for_sample(s).messages,
-                    {**params, ARCHIVE_SEEN: seen}, completion, error,
-                )  # fmt: skip
-                self._spend(completion)
-                if completion is not None:
-                    out[s] = completion
+        with self.store.together():  # a kill keeps all of a plan's calls or none (its replay is whole)
+            for group, result in zip(groups, results, strict=True):
+                for s in group:
+                    params = self._params(iteration, s)
+                    completion = result[s - group[0]] if isinstance(result, list) else None
+                    error = result if isinstance(result, str) else None
+                    self.store.record_call(
+                        self.run_id, self.key, iteration, s, plan.for_sample(s).messages,
+                        {**params, ARCHIVE_SEEN: seen}, completion, error,
+                    )  # fmt: skip
+                    self._spend(completion)
+                    if completion is not None:
+                        out[s] = completion
         return out
 
     def _params(self, iteration: int, sample: int) -> dict[str, Any]:

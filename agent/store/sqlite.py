@@ -40,6 +40,7 @@ from agent.kernel.types import (
     jsonable,
     revalidated_verdict,
 )
+from agent.store.commits import CommitGroups
 from agent.store.connect import DiskFullError, connect_read_only, connect_writable, is_disk_full
 from agent.store.records import (
     CachedVerdictRecord,
@@ -96,7 +97,7 @@ def _verdict_json(verdict: Verdict) -> str:
         raise StoreError(f"refusing to store an invalid verdict: {first_error(e)}") from None
 
 
-class Store:
+class Store(CommitGroups):
     """All persistence of assay. Used from one thread (the event loop's); each write is its own commit
     unless group commits are on (`group_commits`, which the pipelined loop turns on)."""
 
@@ -113,6 +114,7 @@ class Store:
         self._notes: dict[str, None] = {}  # insertion-ordered and deduplicated: a row is read many times
         self._group_s = 0.0  # group commits (see `group_commits`); 0: every write is its own commit
         self._group_began = 0.0
+        self._together = False  # inside `together()`: no commit until it ends
         #: the messages of the last call recorded and their JSON: the samples of one prompt share its
         #: messages, so with n per request 32 call rows write one encoding (issue 16)
         self._last_messages: tuple[tuple[Message, ...], str] = ((), "[]")
@@ -159,30 +161,6 @@ class Store:
         self.flush()
         self._db.close()
 
-    # -- group commits ----------------------------------------------------------------------------------
-    def group_commits(self, interval_s: float) -> None:
-        """Commit writes in groups, at most `interval_s` after the first of a group (issue 16: a commit per
-        row costs more than the row at 1000 hypotheses/s). Writes are committed in the order made, so a
-        `kill -9` loses only a suffix, the last `interval_s` at most, and what survives is what a resume
-        rebuilds from, exactly. The caller calls `flush_due` when it wakes and `flush` when it stops; 0 goes
-        back to a commit per write (after committing what is pending)."""
-        self.flush()
-        self._group_s = max(0.0, interval_s)
-
-    def flush(self) -> None:
-        """Commit what is pending (nothing without group commits)."""
-        if self._db.in_transaction:
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error as e:
-                error = DiskFullError if is_disk_full(e) else StoreError
-                raise error(f"cannot write to run store {self.path}: {e}") from None
-
-    def flush_due(self) -> None:
-        """Commit the pending group if it is `interval_s` old."""
-        if self._db.in_transaction and time.monotonic() - self._group_began >= self._group_s:
-            self.flush()
-
     def __enter__(self) -> Store:
         return self
 
@@ -191,11 +169,11 @@ class Store:
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         try:
-            if self._group_s and not self._db.in_transaction:
+            if (self._group_s or self._together) and not self._db.in_transaction:
                 self._db.execute("BEGIN")
                 self._group_began = time.monotonic()
             self._db.execute(sql, tuple(_clean(p) for p in params))
-            if self._group_s:
+            if self._group_s and not self._together:
                 self.flush_due()
         except sqlite3.Error as e:
             error = DiskFullError if is_disk_full(e) else StoreError

@@ -197,3 +197,24 @@ async def test_lineage_is_recorded(store: Store) -> None:
         assert later.hypothesis.parent_ids  # each refinement names what it refined
         assert set(later.hypothesis.parent_ids) <= {e.hypothesis.id for e in entries[: entries.index(later)]}
         assert earlier.hypothesis.iteration < later.hypothesis.iteration
+
+
+async def test_an_answer_cut_off_by_the_completion_limit_is_told_so(store: Store) -> None:
+    """An answer the limit stopped mid-way (an unclosed code block reads as "no code block") gets the
+    cause and the fix in its feedback, and the next prompt shows it; an unparseable answer that ended by
+    itself does not."""
+    replies = [
+        Reply.text("Let me think about which number it", finish_reason="length"),
+        Reply.text("I cannot say.", finish_reason="stop"),
+        Reply.text("37"),
+    ]
+    with ScriptedLLMServer(replies) as server:
+        task, run_id, _ = await run_search(
+            server, store, budget=Budget(iterations=3, target=0.0), samples=1, top_k=5
+        )
+        prompts = [r.prompt_text for r in server.requests]
+    first, second = [e.verdict for e in store.hypotheses(run_id, task.key)][:2]
+    assert first.status is VerdictStatus.INVALID and second.status is VerdictStatus.INVALID
+    assert "cut off at the completion limit (1024 tokens)" in first.feedback
+    assert "cut off" not in second.feedback
+    assert "cut off at the completion limit" in prompts[1]

@@ -231,3 +231,40 @@ async def test_n_samples_go_in_one_request_where_the_provider_takes_n(store: Sto
     contents = sorted(e.hypothesis.content for e in store.hypotheses(run_id, task.key))
     assert len(set(contents)) == 8  # every choice became its own candidate
     assert all(SEQ in e.hypothesis.meta for e in store.hypotheses(run_id, task.key))
+
+
+async def test_a_plans_calls_are_committed_together(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group commit may fall after any write; a plan's call rows must not be split by one, or a kill -9
+    between them leaves a torn plan whose resume replays only the samples that survived (and never asks
+    for the others: test_pipeline_kill saw the resumed run's iterations differ so). With groups that commit
+    after every write, the statements SQLite ran show no COMMIT between two call rows of one plan."""
+    import agent.search.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "GROUP_COMMIT_S", 1e-9)  # every write outside `together` commits at once
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    try:
+        with ScriptedLLMServer(by_seed) as server:
+            task, run_id, _ = await pipelined(
+                server, store, Budget(calls=12, iterations=None, target=1000),
+                settings(samples=3, pipeline_requests=2),
+            )  # fmt: skip
+    finally:
+        store._db.set_trace_callback(None)
+    assert len(store.calls(run_id, task.key)) == 12
+    open_plan: int | None = None  # the iteration whose call rows are being written
+    rows_of: dict[int, int] = {}
+    commits = 0
+    for sql in statements:
+        if sql.lstrip().upper().startswith("COMMIT"):
+            commits += 1
+            assert open_plan is None or rows_of[open_plan] == 3, "a commit fell inside a plan's call rows"
+            open_plan = None
+        elif "INSERT" in sql.upper() and "llm_calls" in sql:
+            # the traced statement has its parameters expanded: the iteration is the 3rd value
+            iteration = int(sql.split("VALUES", 1)[1].split(",")[2])
+            if open_plan is not None and iteration != open_plan:
+                assert rows_of[open_plan] == 3
+            open_plan = iteration
+            rows_of[iteration] = rows_of.get(iteration, 0) + 1
+    assert sorted(rows_of.values()) == [3, 3, 3, 3] and commits > 4  # groups did commit, between plans

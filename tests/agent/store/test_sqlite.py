@@ -111,3 +111,31 @@ def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot open run store") as raised:
         Store(db)
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("group_s", [0.0, 1e-9])
+def test_writes_made_together_are_committed_together(tmp_path: Path, group_s: float) -> None:
+    """Another connection (what a resume after a kill -9 would read) sees all of them or none, with a
+    commit per write and with group commits alike."""
+    from agent.kernel.types import Completion
+
+    db = tmp_path / "runs.db"
+    with Store(db) as store:
+        run_id = store.create_run("t", "{}")
+        store.start_search(run_id, "t#0", 0)
+        store.group_commits(group_s)
+        reader = sqlite3.connect(db)
+
+        def calls() -> int:
+            return reader.execute("SELECT COUNT(*) FROM llm_calls").fetchone()[0]
+
+        with store.together():
+            for sample in range(3):
+                store.record_call(run_id, "t#0", 1, sample, [], {}, Completion(text="x", model="m"), None)
+                assert calls() == 0
+        assert calls() == 3
+        store.record_call(
+            run_id, "t#0", 2, 0, [], {}, Completion(text="y", model="m"), None
+        )  # outside: its own
+        assert calls() == 4
+        reader.close()
