@@ -12,8 +12,9 @@ scripted server fails a share of requests (500s, and a burst of 429s with Retry-
 a plan whose retries run out stops the search resumably and the bench resumes it). Without `--sandbox` the
 verifier raises `SandboxError` for a share of jobs (a stand-in for a killed job: retried, and recorded as
 `error` when every retry fails). With `--sandbox` every candidate runs a real process-sandbox job
-(bench/soak_tasks.py) and bench/soak_faults.py SIGKILLs random jobs and sandbox workers from outside (and,
-on Ray, one worker actor); every killed candidate must end `error` or with the host's own score. Afterwards
+(tests/support/soak_tasks.py) and tests/support/soak_faults.py SIGKILLs random jobs and sandbox workers from
+outside (and, on Ray, one worker actor); every killed candidate must end `error` or with the host's own
+score. Afterwards
 the store is checked: every answered call has exactly one verdict, the archive positions are 0..N-1, none
 twice. `--executor both` runs the sandbox soak locally, then on a local 2-node Ray cluster, side by side.
 """
@@ -52,13 +53,13 @@ from agent.search.settings import SearchSettings  # noqa: E402
 from agent.search.strategies import make_strategy  # noqa: E402
 from agent.store.sqlite import Store  # noqa: E402
 from bench.bench_search import measure  # noqa: E402
-from bench.soak_faults import SandboxKiller, WorkerKiller, descendants_of  # noqa: E402
-from bench.soak_tasks import MODULUS, expected  # noqa: E402
 from sandboxes import close_sandbox, configure  # noqa: E402
 from sandboxes.config import ProcessSandboxConfig  # noqa: E402
 from sandboxes.shared import configured  # noqa: E402
 from tests.support.llm_server import Reply, ScriptedLLMServer  # noqa: E402
 from tests.support.ray_cluster import ray_cluster  # noqa: E402
+from tests.support.soak_faults import SandboxKiller, WorkerKiller, descendants_of  # noqa: E402
+from tests.support.soak_tasks import MODULUS, expected  # noqa: E402
 
 
 def _unit(hypothesis_id: str, salt: str) -> float:
@@ -250,18 +251,18 @@ async def soak(
     burst_s: float = 3.0,
 ) -> SoakResult:
     """One soak; `sandbox`: the real process sandbox (bench/soak-sandbox) with SIGKILLs from outside
-    (bench/soak_faults.py); `executor` local or ray (on `cluster`, one worker actor killed at 40%)."""
+    (tests/support/soak_faults.py); `executor` local or ray (on `cluster`, one worker actor killed at 40%)."""
     identity = None
     if sandbox:
         # four sandbox workers either way: the local pool, or two Ray worker actors with a pool of two each
         configure(ProcessSandboxConfig(isolation="auto", pool_size=4 if executor == "local" else 2))
-        task = load_suite("bench/soak-sandbox", "bench.soak_tasks").select(None)[0]
+        task = load_suite("bench/soak-sandbox", "tests.support.soak_tasks").select(None)[0]
         identity = await sandbox_identity([task])
     else:
         task = task_with(SleepVerifier(0.0, kill_rate))
     capacity = 4 if sandbox else 8
     if executor == "ray":
-        source = RunVerifiers.of_task("bench/soak-sandbox", "bench.soak_tasks", None, configured())
+        source = RunVerifiers.of_task("bench/soak-sandbox", "tests.support.soak_tasks", None, configured())
         config = RayExecutorConfig(address=cluster.address, workers=2, slots=2, attempts=3)
         inner = config.build(ExecutorContext(capacity, [task], source, identity))
     else:
@@ -491,7 +492,8 @@ def main() -> None:
     parser.add_argument("--total", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--sandbox", action="store_true", help="soak: a real process-sandbox job per "
-                        "candidate, SIGKILLed from outside at random (bench/soak_faults.py)")  # fmt: skip
+                        "candidate, SIGKILLed from outside at random "
+                        "(tests/support/soak_faults.py)")  # fmt: skip
     parser.add_argument("--executor", choices=("local", "ray", "both"), default="local",
                         help="soak: ray and both start a local 2-node Ray cluster")  # fmt: skip
     args = parser.parse_args()

@@ -1,6 +1,7 @@
-"""The soak bench's real faults (bench/soak_faults.py) on the real process sandbox: a sandbox job, or the
-sandbox worker that forked it, SIGKILLed from outside mid-job ends as the candidate's `error` verdict with no
-score (never a score), the injector finds only jobs it owns, and the next job on the pool still scores."""
+"""The soak bench's real faults (tests/support/soak_faults.py) on the real process sandbox: a sandbox job,
+or the sandbox worker that forked it, SIGKILLed from outside mid-job ends as the candidate's `error` verdict
+with no score (never a score), the injector finds only jobs it owns, and the next job on the pool still
+scores."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-import bench.soak_tasks as soak_tasks
+import tests.support.soak_tasks as soak_tasks
 from agent.kernel.plugins import load_suite
 from agent.kernel.task import Task
 from agent.kernel.types import Hypothesis, VerdictStatus
-from bench.soak_faults import descendants_of, soak_jobs
 from sandboxes import close_sandbox, configure
 from sandboxes.config import ProcessSandboxConfig
 from sandboxes.shared import configured
+from tests.support.soak_faults import descendants_of, soak_jobs
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ async def soak_task(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Task]:
     configure(ProcessSandboxConfig(isolation="auto", pool_size=1))
     monkeypatch.setattr(soak_tasks, "PROGRAM", soak_tasks.PROGRAM.replace("time.sleep(", "time.sleep(100 * "))
     try:
-        yield load_suite("bench/soak-sandbox", "bench.soak_tasks").select(None)[0]
+        yield load_suite("bench/soak-sandbox", "tests.support.soak_tasks").select(None)[0]
     finally:
         await close_sandbox()
         configure(previous)
@@ -68,7 +69,7 @@ async def test_an_unkilled_soak_job_gets_the_hosts_score() -> None:
     await close_sandbox()
     configure(ProcessSandboxConfig(isolation="auto", pool_size=1))
     try:
-        task = load_suite("bench/soak-sandbox", "bench.soak_tasks").select(None)[0]
+        task = load_suite("bench/soak-sandbox", "tests.support.soak_tasks").select(None)[0]
         verdict = await task.verifier.verify(Hypothesis.create("1234"))
     finally:
         await close_sandbox()

@@ -1,9 +1,10 @@
 """Real faults for the soak (bench/bench_pipeline.py soak --sandbox): SIGKILLs from outside the sandbox.
 
 `SandboxKiller` scans /proc every so often (exponentially distributed pauses, seeded) for the soak's sandbox
-jobs (their command line carries `bench.soak_tasks.MARKER` and the hypothesis id), among the processes it
-owns (this process's descendants, or a Ray cluster's processes), and SIGKILLs either a job or the sandbox
-worker that forked it (its parent), noting which candidate it hit. `WorkerKiller` SIGKILLs one Ray
+jobs (their command line carries `tests.support.soak_tasks.MARKER` and the hypothesis id), among the
+processes it owns (this process's descendants, or a Ray cluster's processes), and SIGKILLs either a job or
+the sandbox worker that forked it (its parent), noting which candidate it hit. `WorkerKiller` SIGKILLs one
+Ray
 verification worker actor once the run is part-way. Neither touches any process outside its owned set.
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.soak_tasks import MARKER
+from tests.support.soak_tasks import MARKER
 
 
 def _stat(pid: int) -> tuple[int, str] | None:
