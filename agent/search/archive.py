@@ -65,6 +65,27 @@ class _Prefix(Container[str]):
         return position is not None and position < self.seen
 
 
+def _meta_prefix(
+    indexes: dict[str, _MetaIndex], key: str, entries: Sequence[RecordedHypothesis], seen: int
+) -> Container[str]:
+    """`meta[key]`'s values among the first `seen` of `entries`, from (and extending) `indexes[key]`."""
+    return _Prefix(indexes.setdefault(key, _MetaIndex(key)).update(entries), seen)
+
+
+def _distinct(ranked: Iterable[RecordedHypothesis], k: int) -> list[RecordedHypothesis]:
+    """The first `k` entries of distinct ids, in the given (rank) order."""
+    ids: set[str] = set()
+    out: list[RecordedHypothesis] = []
+    for entry in ranked:
+        if entry.hypothesis.id in ids:
+            continue
+        ids.add(entry.hypothesis.id)
+        out.append(entry)
+        if len(out) == k:  # (as before: k = 0 never matches, so it means "all")
+            break
+    return out
+
+
 @dataclass
 class Archive:
     entries: list[RecordedHypothesis] = field(default_factory=list)
@@ -74,8 +95,7 @@ class Archive:
         """The values `meta[key]` takes over the recorded hypotheses (e.g. the ids repairs were made of),
         kept incrementally: asking once per plan costs the entries added since, not a scan of the archive
         (issue 16: that scan, in `repair.failures`, was 45% of a 20,000-hypothesis soak's loop time)."""
-        index = self._meta.setdefault(key, _MetaIndex(key))
-        return _Prefix(index.update(self.entries), len(self.entries))
+        return _meta_prefix(self._meta, key, self.entries, len(self.entries))
 
     def extend(self, entries: Iterable[RecordedHypothesis]) -> None:
         for entry in entries:
@@ -96,16 +116,7 @@ class Archive:
     def top(self, k: int) -> list[RecordedHypothesis]:
         """The k best distinct hypotheses (by id): scored ones first, then unscored ones (a crash and its
         feedback) fill the places that scored ones do not."""
-        seen: set[str] = set()
-        out: list[RecordedHypothesis] = []
-        for entry in sorted(self.entries, key=rank_key, reverse=True):
-            if entry.hypothesis.id in seen:
-                continue
-            seen.add(entry.hypothesis.id)
-            out.append(entry)
-            if len(out) == k:
-                break
-        return out
+        return _distinct(sorted(self.entries, key=rank_key, reverse=True), k)
 
     def latest_iteration(self) -> list[RecordedHypothesis]:
         if not self.entries:
@@ -154,23 +165,11 @@ class _IndexedView(Archive):
     seen: int = 0
 
     def top(self, k: int) -> list[RecordedHypothesis]:
-        ids: set[str] = set()
-        out: list[RecordedHypothesis] = []
-        for position in self.index._ranked:  # as `Archive.top`, in rank order
-            if position >= self.seen:
-                continue
-            entry = self.entries[position]
-            if entry.hypothesis.id in ids:
-                continue
-            ids.add(entry.hypothesis.id)
-            out.append(entry)
-            if len(out) == k:
-                break
-        return out
+        ranked = (self.entries[p] for p in self.index._ranked if p < self.seen)  # as `Archive.top` sorts
+        return _distinct(ranked, k)
 
     def meta_values(self, key: str) -> Container[str]:
-        index = self.index._meta.setdefault(key, _MetaIndex(key))
-        return _Prefix(index.update(self.index.entries), self.seen)
+        return _meta_prefix(self.index._meta, key, self.index.entries, self.seen)
 
     def latest_iteration(self) -> list[RecordedHypothesis]:
         if not self.seen:
