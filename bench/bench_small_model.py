@@ -11,7 +11,7 @@ held-out score against the environment's reward (reward tasks, from the held-out
 "## Small models: free-form vs scaffold (issue 12)".
 
     .venv/bin/python bench/bench_small_model.py [--configs scaffold,free] [--samples 1] [--iterations 3]
-        [--completion-tokens 768] [--seeds 0] [--no-write]
+        [--completion-tokens 768] [--seeds 0] [--no-write] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--out", default="/tmp/bench_small_model.rows")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--keep", help="a folder to keep the runs' stores in (default: a temporary one)")
     args = parser.parse_args()
     model = default_model_spec()
     if model is None:
@@ -83,7 +84,9 @@ def main() -> None:
     ]
     ce: float | None = None
     out = Path(args.out)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or scratch
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         for task in args.tasks.split(","):  # task-major: a run cut short still has pairs to compare
             for config in args.configs.split(","):
                 for seed in (int(s) for s in args.seeds.split(",")):
