@@ -9,6 +9,7 @@ import json
 import signal
 import sqlite3
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,20 @@ def stepper(request: RecordedRequest) -> str:
     answer in any order (and rarely the secret, so the search runs all its iterations)."""
     seed = int(request.body.get("seed") or 0)
     return f"ANSWER: {(seed * 7919) % 101}"
+
+
+class Gate:
+    """`stepper`, but every request from the `after`-th on waits until the gate is opened: the killed run
+    cannot finish (or outrun the poll for its first rows) however the machine's load times it."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self.opened = threading.Event()
+
+    def __call__(self, request: RecordedRequest) -> str:
+        if request.index >= self.after:
+            self.opened.wait(timeout=600)
+        return stepper(request)
 
 
 def run_args(server: ScriptedLLMServer, cluster: RayCluster, db: Path) -> list[str]:
@@ -78,7 +93,8 @@ def test_the_orchestrator_killed_with_ray_jobs_in_flight_resumes_losing_and_repe
     expected = archive(whole_db)
     assert len(expected) == 5 * 2
 
-    with ScriptedLLMServer(stepper) as server:
+    gate = Gate(after=4)  # 10 hypotheses from 5-10 requests: the run stops short of its last iteration
+    with ScriptedLLMServer(gate) as server:
         proc = subprocess.Popen(
             [ASSAY, *run_args(server, cluster, killed_db)], env=env, cwd=ROOT,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -91,6 +107,7 @@ def test_the_orchestrator_killed_with_ray_jobs_in_flight_resumes_losing_and_repe
         finally:
             proc.send_signal(signal.SIGKILL)  # only the CLI process we started
             proc.wait()
+            gate.opened.set()
         assert 3 <= hypothesis_rows(killed_db) < len(expected)
         answered = recorded_seeds(killed_db)
         before = len(server.requests)
