@@ -93,7 +93,7 @@ def test_the_orchestrator_killed_with_ray_jobs_in_flight_resumes_losing_and_repe
     expected = archive(whole_db)
     assert len(expected) == 5 * 2
 
-    gate = Gate(after=4)  # 10 hypotheses from 5-10 requests: the run stops short of its last iteration
+    gate = Gate(after=4)  # its 10 hypotheses need 5 (n=2) to 10 requests: it stops before the last iteration
     with ScriptedLLMServer(gate) as server:
         proc = subprocess.Popen(
             [ASSAY, *run_args(server, cluster, killed_db)], env=env, cwd=ROOT,
