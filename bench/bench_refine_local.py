@@ -74,6 +74,9 @@ def run_task(
         history = store.iterations(result["run_id"], problem["problem"])
     written = [e for e in entries if e.hypothesis.model != "seed"]
     statuses = collections.Counter(e.verdict.status.value for e in written)
+    # trained: a score. Not "ok or fail": a pre-check that stops a candidate before training is `fail`
+    # with no score (a wrong return type), and counting it as trained overstated the share (stop 25)
+    scored = sum(1 for e in written if e.verdict.score is not None)
     seeds = len(entries) - len(written)
     best_written = max((e.verdict.score for e in written if e.verdict.score is not None), default=None)
     best_is_seed = any(
@@ -83,6 +86,7 @@ def run_task(
     return result, {
         "wall_s": wall,
         "statuses": dict(statuses),
+        "scored": scored,
         "per_iteration": per_iteration,
         "seeds": seeds,
         "best_written": best_written,

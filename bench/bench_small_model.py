@@ -4,11 +4,11 @@ Each (task, configuration) is one real CLI run (`assay run TASK --strategy refin
 bench_refine_local.run_task) with the same number of model calls (samples x iterations) and the same seed.
 The configurations: `free` is the task as it is (with the in-scope names and pre-checks of issue 12's scopes
 1-2), `scaffold` is its `-scaffold` variant (a skeleton or template to fill in). Reported per run: the share
-of the model's candidates that trained (a verdict with a score: ok or fail), how the rest ended, the best
-held-out score against the environment's reward (reward tasks, from the held-out verdict) or cross-entropy
-(loss, through the same held-out verifier), tokens and wall time. Rows are appended to `--out` as they finish
-(so a run cut short keeps what it measured) and the table goes to bench/RESULTS.md under
-"## Small models: free-form vs scaffold (issue 12)".
+of the model's candidates that trained (a verdict with a score; a `fail` from a pre-check has none), how the
+rest ended, the best held-out score against the environment's reward (reward tasks, from the held-out
+verdict) or cross-entropy (loss, through the same held-out verifier), tokens and wall time. Rows are
+appended to `--out` as they finish (so a run cut short keeps what it measured) and the table goes to
+bench/RESULTS.md under "## Small models: free-form vs scaffold (issue 12)".
 
     .venv/bin/python bench/bench_small_model.py [--configs scaffold,free] [--samples 1] [--iterations 3]
         [--completion-tokens 768] [--seeds 0] [--no-write] [--keep DIR]
@@ -44,7 +44,7 @@ def row(task: str, config: str, seed: int, result: dict, extra: dict, ce: float 
     metrics = held.get("metrics") or {}
     statuses = extra["statuses"]
     written = sum(statuses.values())
-    trained = statuses.get("ok", 0) + statuses.get("fail", 0)
+    trained = extra["scored"]
     share = trained / written if written else 0.0
     score = held.get("score")
     if task.startswith("loss/"):
@@ -109,7 +109,8 @@ def main() -> None:
         f"{os.cpu_count()} vCPU; load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} "
         f"before, {'/'.join(f'{x:.1f}' for x in load_after)} after: the machine was shared with other "
         "jobs, so wall times are pessimistic.",
-        f"Goals (issue 12): >= {GOAL_TRAIN:.0%} of the model's candidates train (ok or fail, i.e. a score); "
+        f"Goals (issue 12): >= {GOAL_TRAIN:.0%} of the model's candidates train (a verdict with a score; a "
+        "pre-check's `fail` has none); "
         "held-out >= the environment's reward on reward tasks; noisy-digits held-out >= cross-entropy + "
         f"{LOSS_MARGIN}. `goal met` is the held-out goal. Seed candidates (the loss task's known losses) are "
         "not counted among the model's candidates.",

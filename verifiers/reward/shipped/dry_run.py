@@ -147,12 +147,22 @@ def check(fn: Callable, sim: ModuleType) -> None:
     where = f"line {line}" if line else "compute_reward"
     if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):
         raise Finding(
-            f"{where} ({WHERE}): compute_reward returned {type(out).__name__}; it must return a tuple "
+            f"{where} ({WHERE}): compute_reward returned {_returned(out)}; it must return a tuple "
             '(reward, components), components a dict {name: array (n,)}: `return reward, {"speed": speed}`'
         )
     _check_value(fn, sim, None, out[0], where, batch)
     for key, value in out[1].items():
         _check_value(fn, sim, key, value, where, batch)
+
+
+def _returned(out: object) -> str:
+    """What was returned, in the terms of the expected (reward, components): a small model that returns
+    `(next_state, goal(next_state))` was told "returned tuple; it must return a tuple", which says nothing."""
+    if not isinstance(out, tuple):
+        return type(out).__name__
+    if len(out) != 2:
+        return f"a tuple of {len(out)} items"
+    return f"a tuple whose second item is {type(out[1]).__name__}, not a dict of components"
 
 
 def _tb_unless_recognised(exc: BaseException) -> str:
