@@ -65,7 +65,19 @@ def _hint(name: str, known: set[str]) -> str:
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.7)
     if close:
         return f"did you mean `{close[0]}`?"
+    if parts := _with_part(name, known):
+        listed = ", ".join(f"`{p}`" for p in parts)
+        which = listed if len(parts) == 1 else "one of " + listed
+        return f"did you mean {which}? (`{name}` itself is not defined)"
     return "define it in your module (only the names listed in the task are already defined)"
+
+
+def _with_part(name: str, known: set[str]) -> list[str]:
+    """Up to 3 defined names with `name` as one of their `_`-separated words, any case: a small model that
+    wrote `goal` next to its own `goal_height` and the task's `GOAL_POSITION` (measured, stop 25) is
+    too far from either for difflib, and "define it" sent it back to the same line."""
+    word = name.lower()
+    return sorted(k for k in known if word in k.lower().split("_") and k.lower() != word)[:3]
 
 
 def undefined_names(source: str, in_scope: set[str] | dict[str, str]) -> str | None:

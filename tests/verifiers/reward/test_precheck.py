@@ -52,6 +52,10 @@ def test_undefined_name_names_the_line_and_the_nearest_defined_name() -> None:
         ("def compute_reward(o, a, n, d):\n    return sqrt(o[:, 0]), {}\n", "did you mean np.sqrt?"),
         ("def compute_reward(o, a, n, d):\n    return math.cos(o[:, 0]), {}\n", "add `import math`"),
         ("def compute_reward(o, a, n, d):\n    return helper(o), {}\n", "define it in your module"),
+        (
+            "def compute_reward(o, a, n, d):\n    goal_height = 1.0\n    return np.where(goal, 1, 0), {}\n",
+            "did you mean one of `GOAL_HOLD_STEPS`, `GOAL_POSITION`, `goal_height`? (`goal` itself is not",
+        ),
     ],
 )
 def test_undefined_name_hints(source: str, expected: str) -> None:
