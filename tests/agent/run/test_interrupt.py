@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,13 +50,27 @@ def make() -> Task:
 """
 
 
+@pytest.fixture
+def sigint_as_in_a_terminal() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt, as in a process started from a terminal, however the suite was
+    started. A suite started with `... &` inherits an ignored SIGINT (tests/support/cli.as_foreground), and
+    then the signal this test sends itself did nothing: the test waited forever (found at stop 25)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("sigint_as_in_a_terminal")
 def test_ctrl_c_cancels_the_run_and_does_not_wait_for_a_blocked_thread() -> None:
     release = threading.Event()
     cleaned_up: list[str] = []
 
     async def main() -> None:
         try:
-            blocked = asyncio.create_task(asyncio.to_thread(release.wait))
+            # bounded: if the interrupt were lost, the test fails (no KeyboardInterrupt) instead of hanging
+            blocked = asyncio.create_task(asyncio.to_thread(release.wait, 600))
             await asyncio.sleep(0)  # the thread has its job
             os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C would
             await blocked
