@@ -10,75 +10,64 @@ it was never judged on its own.
 
 from __future__ import annotations
 
-import ast
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 
 from agent.kernel.records import RecordedHypothesis
 from agent.kernel.types import Hypothesis, Verdict
 from agent.search.breaker import infrastructure_error
+from agent.search.entries import NEAR_DUPLICATE_OF, Entry, facts, form_of, normal_form
 
-NEAR_DUPLICATE_OF = "near_duplicate_of"
-#: hypothesis id -> the digest of its normal form (ids are content hashes, so an entry never goes stale).
-#: A digest, not the form: `ast.dump` of a 2 KB program is ~10 KB, kept for every hypothesis of a long run
-#: (issue 16: memory flat); 16 bytes a hypothesis here. Past the cap the oldest go (a miss only recomputes).
-_forms: dict[str, bytes] = {}
-_MAX_FORMS = 100_000
+__all__ = ["NEAR_DUPLICATE_OF", "first_of_each_form", "judge_deduplicated", "normal_form"]
+_form = form_of  # (the pipelined loop's name for it)
 
 
-def normal_form(content: str) -> bytes:
-    """A key (a 16-byte digest) equal for programs that differ only in comments, whitespace or formatting."""
-    try:
-        form = "py:" + ast.dump(ast.parse(content))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):  # not Python (or hostile nesting)
-        form = "text:" + " ".join(content.split())
-    return hashlib.blake2b(form.encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-
-def _form(h: Hypothesis) -> bytes:
-    form = _forms.get(h.id)
-    if form is None:
-        form = normal_form(h.content)
-        if len(_forms) >= _MAX_FORMS:
-            del _forms[next(iter(_forms))]
-        _forms[h.id] = form
-    return form
-
-
-def _judged(entry: RecordedHypothesis) -> bool:
+def _judged(entry: Entry) -> bool:
     """A verdict another copy may reuse: the candidate was parsed and really judged."""
-    return "parse_error" not in entry.hypothesis.meta and infrastructure_error(entry.verdict) is None
+    f = facts(entry)
+    return not f.parse_error and not f.infrastructure
 
 
-def first_of_each_form(entries: Iterable[RecordedHypothesis]) -> dict[bytes, RecordedHypothesis]:
-    firsts: dict[bytes, RecordedHypothesis] = {}
+def first_of_each_form(entries: Iterable[Entry]) -> dict[bytes, Entry]:
+    """Normal form -> the first entry of `entries` with that form whose verdict another copy may reuse."""
+    firsts: dict[bytes, Entry] = {}
     for entry in entries:
         if _judged(entry):
-            firsts.setdefault(_form(entry.hypothesis), entry)
+            firsts.setdefault(facts(entry).form, entry)
     return firsts
+
+
+def as_record(entry: Entry) -> RecordedHypothesis:
+    """The whole record of an entry that is one (an archive's `record` also reads compact ones back)."""
+    if not isinstance(entry, RecordedHypothesis):
+        raise TypeError("a compact archive entry needs its archive's `record` to be read whole")
+    return entry
 
 
 Judge = Callable[[Hypothesis, str | None], Awaitable[Verdict]]
 
 
 async def judge_deduplicated(
-    items: list[tuple[Hypothesis, str | None]], archive: Iterable[RecordedHypothesis], judge: Judge
+    items: list[tuple[Hypothesis, str | None]],
+    archive: Iterable[Entry],
+    judge: Judge,
+    record: Callable[[Entry], RecordedHypothesis] = as_record,
 ) -> list[tuple[Hypothesis, Verdict]]:
     """Judge `items` (hypothesis, parse error) concurrently, verifying each normal form once: a copy of an
     archived program, or of an earlier item of the same batch, takes that one's verdict. An exact copy
     of an archived one goes to the verdict cache, which knows which sandbox judged it; an exact copy
-    within the batch takes the first's verdict as it is; a near one records `near_duplicate_of`."""
+    within the batch takes the first's verdict as it is; a near one records `near_duplicate_of`. `record`
+    reads an archived entry whole (its verdict is what a near copy takes)."""
     firsts = first_of_each_form(archive)
     batch: dict[bytes, int] = {}  # normal form -> index of the item of this batch that is verified
-    plan: list[tuple[Hypothesis, RecordedHypothesis | int | None]] = []
+    plan: list[tuple[Hypothesis, Entry | int | None]] = []
     for index, (h, parse_error) in enumerate(items):
         if parse_error is not None:
             plan.append((h, None))
             continue
-        form = _form(h)
-        source: RecordedHypothesis | int | None = firsts.get(form)
-        if isinstance(source, RecordedHypothesis) and source.hypothesis.id == h.id:
+        form = form_of(h)
+        source: Entry | int | None = firsts.get(form)
+        if source is not None and not isinstance(source, int) and facts(source).id == h.id:
             source = None  # an exact copy: the verdict cache decides (it knows which sandbox judged)
         if source is None and form in batch:
             source = batch[form]
@@ -92,8 +81,11 @@ async def judge_deduplicated(
         if source is None:
             out.append((h, judged[index]))
             continue
-        first = items[source][0] if isinstance(source, int) else source.hypothesis
-        verdict = judged[source] if isinstance(source, int) else source.verdict
+        if isinstance(source, int):
+            first, verdict = items[source][0], judged[source]
+        else:
+            whole = record(source)
+            first, verdict = whole.hypothesis, whole.verdict
         if isinstance(source, int) and infrastructure_error(verdict) is not None:
             verdict = await judge(h, None)  # the first could not be judged: this copy tries on its own
         elif first.id != h.id:

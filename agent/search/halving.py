@@ -22,6 +22,7 @@ from agent.kernel.types import Hypothesis, Verdict
 from agent.kernel.verifier import SEEDS_METRIC, MultiFidelityVerifier, Verifier, fidelities_of
 from agent.search.archive import Archive, rank_key
 from agent.search.breaker import infrastructure_error
+from agent.search.entries import Entry, facts
 
 VerifyFn = Callable[[Verifier, Hypothesis], Awaitable[Verdict]]
 RecordFn = Callable[[RecordedHypothesis], None]
@@ -47,15 +48,13 @@ class AtFidelity:
         return verdict.model_copy(update={"metrics": metrics, "feedback": feedback})
 
 
-def seeds_of(entry: RecordedHypothesis, base: int) -> int:
+def seeds_of(entry: Entry, base: int) -> int:
     """On how many seeds an entry's score rests: its verdict's `seeds` metric, else the verifier's base."""
-    value = entry.verdict.metrics.get(SEEDS_METRIC)
+    value = facts(entry).metrics.get(SEEDS_METRIC)
     return int(value) if value is not None and value == value and value >= 1 else base
 
 
-def promotions(
-    entries: Sequence[RecordedHypothesis], fidelities: Sequence[int], top: int
-) -> list[tuple[str, int]]:
+def promotions(entries: Sequence[Entry], fidelities: Sequence[int], top: int) -> list[tuple[str, int]]:
     """(hypothesis id, seeds to re-verify it on) for each of the `top` best distinct scored candidates
     whose score rests on fewer seeds than the most; each moves one rung up (rung by rung: a candidate that
     is demoted on the next rung never costs the highest one)."""
@@ -64,13 +63,14 @@ def promotions(
     seen: set[str] = set()
     out: list[tuple[str, int]] = []
     for entry in sorted(entries, key=rank_key, reverse=True):
-        if entry.verdict.score is None or entry.hypothesis.id in seen:
+        f = facts(entry)
+        if f.score is None or f.id in seen:
             continue
-        seen.add(entry.hypothesis.id)
-        seeds = seeds_of(entry, fidelities[0])
-        higher = [f for f in fidelities if f > seeds]
+        seen.add(f.id)
+        seeds = seeds_of(f, fidelities[0])
+        higher = [level for level in fidelities if level > seeds]
         if higher:
-            out.append((entry.hypothesis.id, higher[0]))
+            out.append((f.id, higher[0]))
         if len(seen) == top:
             break
     return out
@@ -91,16 +91,20 @@ async def reevaluate_top(
     while wanted := promotions(archive.entries, levels, top):
         if asked.issuperset(wanted):  # a verdict that does not say its seeds: never ask twice
             break
-        by_id = {e.hypothesis.id: e.hypothesis for e in archive.entries}
+        by_id = {facts(e).id: e for e in archive.entries}
         verdicts = await asyncio.gather(
-            *(verify(AtFidelity(verifier, seeds), by_id[hid]) for hid, seeds in wanted)
+            *(
+                verify(AtFidelity(verifier, seeds), archive.record(by_id[hid]).hypothesis)
+                for hid, seeds in wanted
+            )
         )
         asked.update(wanted)
         if any(infrastructure_error(v) is not None for v in verdicts):
             break
         fresh = {hid: v for (hid, _), v in zip(wanted, verdicts, strict=True)}
         for i, entry in enumerate(archive.entries):
-            if (verdict := fresh.get(entry.hypothesis.id)) is not None:
-                archive.entries[i] = RecordedHypothesis(entry.sample, entry.hypothesis, verdict)
-                record(archive.entries[i])
+            if (verdict := fresh.get(facts(entry).id)) is not None:
+                updated = RecordedHypothesis(entry.sample, archive.record(entry).hypothesis, verdict)
+                archive.replace(i, updated)
+                record(updated)
     return len(asked)

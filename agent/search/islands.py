@@ -19,12 +19,10 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agent.kernel.records import RecordedHypothesis
 from agent.search.archive import rank_key
-from agent.search.dedup import NEAR_DUPLICATE_OF
+from agent.search.entries import ABSENT, EDIT_ERROR, ISLAND, Entry, facts
 
-ISLAND = "island"
-EDIT_ERROR = "edit_error"
+__all__ = ["EDIT_ERROR", "ISLAND", "Population", "build_population", "diverse", "pick_by_rank", "signature"]
 
 
 @dataclass(frozen=True)
@@ -38,47 +36,46 @@ class Migration:
 @dataclass
 class Population:
     islands: int
-    members: list[dict[str, RecordedHypothesis]]  # per island: id -> entry, in order of joining
+    members: list[dict[str, Entry]]  # per island: id -> entry, in order of joining
     migrations: list[Migration] = field(default_factory=list)
 
     def island_for(self, iteration: int) -> int:
         return (iteration - 1) % self.islands
 
-    def ranked(self, island: int) -> list[RecordedHypothesis]:
+    def ranked(self, island: int) -> list[Entry]:
         """The island's members, best first (scored before unscored)."""
         return sorted(self.members[island].values(), key=rank_key, reverse=True)
 
 
-def island_of(entry: RecordedHypothesis, islands: int) -> int | None:
+def island_of(entry: Entry, islands: int) -> int | None:
     """The island recorded in a hypothesis's meta; None for a seed (every island's) or foreign records."""
-    value = entry.hypothesis.meta.get(ISLAND)
+    f = facts(entry)
+    value = f.island
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < islands:
         return value
-    if entry.hypothesis.iteration == 0:
+    if f.iteration == 0:
         return None
-    return (entry.hypothesis.iteration - 1) % islands  # a record from before islands: by its iteration
+    return (f.iteration - 1) % islands  # a record from before islands: by its iteration
 
 
-def _member(entry: RecordedHypothesis) -> bool:
-    meta = entry.hypothesis.meta
-    return NEAR_DUPLICATE_OF not in meta and EDIT_ERROR not in meta
+def _member(entry: Entry) -> bool:
+    f = facts(entry)
+    return not f.near_duplicate_of and f.edit_error is ABSENT
 
 
-def build_population(
-    entries: Sequence[RecordedHypothesis], islands: int, migration_interval: int
-) -> Population:
+def build_population(entries: Sequence[Entry], islands: int, migration_interval: int) -> Population:
     """Replay the archive iteration by iteration, migrating on schedule (see the module's docstring)."""
     population = Population(islands, [{} for _ in range(islands)])
-    by_iteration: dict[int, list[RecordedHypothesis]] = {}
+    by_iteration: dict[int, list[Entry]] = {}
     for entry in entries:
-        by_iteration.setdefault(entry.hypothesis.iteration, []).append(entry)
+        by_iteration.setdefault(facts(entry).iteration, []).append(entry)
     for iteration in sorted(by_iteration):
         for entry in by_iteration[iteration]:
             if not _member(entry):
                 continue
             home = island_of(entry, islands)
             for island in range(islands) if home is None else (home,):
-                population.members[island].setdefault(entry.hypothesis.id, entry)
+                population.members[island].setdefault(facts(entry).id, entry)
         if migration_interval and iteration > 0 and iteration % migration_interval == 0 and islands > 1:
             _migrate(population, iteration)
     return population
@@ -87,19 +84,18 @@ def build_population(
 def _migrate(population: Population, iteration: int) -> None:
     bests = []
     for island in range(population.islands):
-        scored = [e for e in population.ranked(island) if e.verdict.score is not None]
+        scored = [e for e in population.ranked(island) if facts(e).score is not None]
         bests.append(scored[0] if scored else None)
     for island, best in enumerate(bests):
         if best is None:
             continue
         target = (island + 1) % population.islands
-        population.migrations.append(Migration(iteration, island, target, best.hypothesis.id))
-        population.members[target].setdefault(best.hypothesis.id, best)
+        hid = facts(best).id
+        population.migrations.append(Migration(iteration, island, target, hid))
+        population.members[target].setdefault(hid, best)
 
 
-def pick_by_rank(
-    ranked: Sequence[RecordedHypothesis], temperature: float, rng: random.Random
-) -> RecordedHypothesis | None:
+def pick_by_rank(ranked: Sequence[Entry], temperature: float, rng: random.Random) -> Entry | None:
     """One of `ranked` (best first), drawn with weight exp(-rank / temperature): a low temperature
     exploits the best, a high one explores the whole island. Ranks, not scores, so the draw does not
     depend on the score's scale (a loss's accuracy, a packing's radii sum)."""
@@ -109,25 +105,23 @@ def pick_by_rank(
     return rng.choices(list(ranked), weights=weights, k=1)[0]
 
 
-def signature(entry: RecordedHypothesis) -> tuple[object, ...]:
+def signature(entry: Entry) -> tuple[object, ...]:
     """What a candidate does, coarsely: its status and its metrics (per-test or per-seed outcomes, reward
     components) rounded, or its score where it reports none. Equal signatures mean the same behaviour."""
-    verdict = entry.verdict
-    metrics = tuple(sorted((k, round(v, 3)) for k, v in verdict.metrics.items()))
-    score = None if verdict.score is None else round(verdict.score, 3)
-    return (verdict.status.value, metrics) if metrics else (verdict.status.value, score)
+    f = facts(entry)
+    metrics = tuple(sorted((k, round(v, 3)) for k, v in f.metrics.items()))
+    score = None if f.score is None else round(f.score, 3)
+    return (f.status.value, metrics) if metrics else (f.status.value, score)
 
 
-def diverse(
-    ranked: Sequence[RecordedHypothesis], shown: Sequence[RecordedHypothesis], k: int, rng: random.Random
-) -> list[RecordedHypothesis]:
+def diverse(ranked: Sequence[Entry], shown: Sequence[Entry], k: int, rng: random.Random) -> list[Entry]:
     """Up to k members that behave unlike everything already shown: the best of each other behaviour
     (signature), k of those drawn at random, so distinct solutions stay in view though they score less."""
     taken = {signature(e) for e in shown}
-    ids = {e.hypothesis.id for e in shown}
-    leaders: dict[tuple[object, ...], RecordedHypothesis] = {}
+    ids = {facts(e).id for e in shown}
+    leaders: dict[tuple[object, ...], Entry] = {}
     for entry in ranked:  # best first: the first of each signature leads it
-        if entry.hypothesis.id not in ids and signature(entry) not in taken:
+        if facts(entry).id not in ids and signature(entry) not in taken:
             leaders.setdefault(signature(entry), entry)
     pool = list(leaders.values())
     chosen = rng.sample(pool, min(k, len(pool)))

@@ -52,10 +52,11 @@ from agent.kernel.types import (
     revalidated_verdict,
 )
 from agent.kernel.verifier import Verifier
-from agent.search.archive import Archive
-from agent.search.breaker import INFRA_ARTIFACT, InfraBreaker, infrastructure_error
+from agent.search.archive import Archive, StoreRecords
+from agent.search.breaker import INFRA_ARTIFACT, InfraBreaker
 from agent.search.budget import BudgetTracker
 from agent.search.dedup import judge_deduplicated
+from agent.search.entries import facts
 from agent.search.executors import Executor, LocalExecutor
 from agent.search.halving import reevaluate_top
 from agent.search.plan import Plan
@@ -146,7 +147,8 @@ class Search:
         self.key = task.key
         self.sandbox: str | None = sandbox_identity if task.uses_sandbox else NO_SANDBOX
         self.tracker = BudgetTracker(budget)
-        self.archive = Archive()
+        #: compact entries; the whole records of the few a prompt shows are read back from the store's rows
+        self.archive = Archive(records=StoreRecords(lambda i, s: store.hypothesis(run_id, task.key, i, s)))
         #: where verifications run (agent/search/executors): this process by default, bounded as before
         self.executor: Executor = executor or LocalExecutor(settings.verify_concurrency)
         self._started = time.monotonic()
@@ -209,18 +211,18 @@ class Search:
         """Verify again every restored hypothesis whose verdict was an infrastructure failure (it was never
         judged), in place, so a resumed search judges what the model answered before asking it anything."""
         entries = self.archive.entries
-        stale = [i for i, e in enumerate(entries) if infrastructure_error(e.verdict) is not None]
+        stale = [i for i, e in enumerate(entries) if facts(e).infrastructure]
         if not stale:
             return None
+        olds = [self.archive.record(entries[i]) for i in stale]
         verdicts = await asyncio.gather(
-            *(self._verify("search", self.task.verifier, entries[i].hypothesis) for i in stale)
+            *(self._verify("search", self.task.verifier, o.hypothesis) for o in olds)
         )
         if stop := self._breaker.observe(verdicts):
             return stop
-        for i, verdict in zip(stale, verdicts, strict=True):
-            old = entries[i]
+        for i, old, verdict in zip(stale, olds, verdicts, strict=True):
             self.store.record_hypothesis(self.run_id, self.key, old.sample, old.hypothesis, verdict)
-            entries[i] = RecordedHypothesis(old.sample, old.hypothesis, verdict)
+            self.archive.replace(i, RecordedHypothesis(old.sample, old.hypothesis, verdict))
         self.tracker.best_history = self._best_history()
         self._emit("re-verified after infrastructure failures")
         return None
@@ -231,9 +233,9 @@ class Search:
         best: float | None = None
         for iteration in range(0, self.tracker.iterations + 1):
             scores = [
-                e.verdict.score
-                for e in self.archive.entries
-                if e.hypothesis.iteration == iteration and e.verdict.score is not None
+                f.score
+                for f in map(facts, self.archive.entries)
+                if f.iteration == iteration and f.score is not None
             ]
             if scores:
                 best = max(scores) if best is None else max(best, *scores)
@@ -243,7 +245,7 @@ class Search:
 
     async def _seed_archive(self) -> tuple[StopReason, str] | None:
         """Verify the task's known candidates once, as iteration 0, so the first prompt can build on them."""
-        if not self.task.seed_candidates or any(e.hypothesis.iteration == 0 for e in self.archive.entries):
+        if not self.task.seed_candidates or any(facts(e).iteration == 0 for e in self.archive.entries):
             return None
         seeds = [
             Hypothesis.create(content, iteration=0, model="seed", meta={"seed": True})
@@ -305,7 +307,7 @@ class Search:
             return StopReason.MODEL_ERROR, errors[0] if errors else "no samples could be requested"
 
         parsed = [self._parse(c, iteration, plan.for_sample(s)) for s, c in completions]
-        judged = await judge_deduplicated(parsed, self.archive.entries, self._judge)  # near-copies once
+        judged = await judge_deduplicated(parsed, self.archive.entries, self._judge, self.archive.record)
         if stop := self._breaker.observe([v for _, v in judged]):
             return stop
         entries = []

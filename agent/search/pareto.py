@@ -13,22 +13,23 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from agent.kernel.records import RecordedHypothesis
 from agent.kernel.task import Objective
 from agent.search.archive import rank_key
+from agent.search.entries import Entry, facts
 
 PARETO_FRONT = "pareto_front"
 MAX_RECORDED_FRONT = 32  # a child's meta names at most this many front members (the best by score)
 
 
-def objective_vector(entry: RecordedHypothesis, objectives: Sequence[Objective]) -> tuple[float, ...] | None:
+def objective_vector(entry: Entry, objectives: Sequence[Objective]) -> tuple[float, ...] | None:
     """The candidate's objectives, each turned so that larger is better (the score first); None when it
     lacks one (unscored, or a metric missing or not finite): such a candidate is on no front."""
-    if entry.verdict.score is None:
+    f = facts(entry)
+    if f.score is None:
         return None
-    values = [entry.verdict.score]
+    values = [f.score]
     for objective in objectives:
-        value = entry.verdict.metrics.get(objective.name)
+        value = f.metrics.get(objective.name)
         if value is None or not math.isfinite(value):
             return None
         values.append(value if objective.direction == "max" else -value)
@@ -40,16 +41,14 @@ def dominates(a: Sequence[float], b: Sequence[float]) -> bool:
     return all(x >= y for x, y in zip(a, b, strict=True)) and any(x > y for x, y in zip(a, b, strict=True))
 
 
-def pareto_front(
-    entries: Sequence[RecordedHypothesis], objectives: Sequence[Objective]
-) -> list[RecordedHypothesis]:
+def pareto_front(entries: Sequence[Entry], objectives: Sequence[Objective]) -> list[Entry]:
     """The non-dominated candidates of `entries` (one per id), best score first. Quadratic in the number
     of candidates, which an island's members keep small."""
-    unique: dict[str, tuple[RecordedHypothesis, tuple[float, ...]]] = {}
+    unique: dict[str, tuple[Entry, tuple[float, ...]]] = {}
     for entry in entries:
         vector = objective_vector(entry, objectives)
         if vector is not None:
-            unique.setdefault(entry.hypothesis.id, (entry, vector))
+            unique.setdefault(facts(entry).id, (entry, vector))
     candidates = list(unique.values())
     front = [e for e, v in candidates if not any(dominates(w, v) for _, w in candidates)]
     return sorted(front, key=rank_key, reverse=True)

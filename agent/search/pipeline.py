@@ -42,14 +42,14 @@ from agent.kernel.records import RecordedCall, RecordedHypothesis, Spend
 from agent.kernel.registry import Registry
 from agent.kernel.types import Completion, Hypothesis, Message, StopReason, Verdict
 from agent.search.archive import RankIndex, rank_key
-from agent.search.dedup import _form, first_of_each_form, judge_deduplicated
+from agent.search.dedup import first_of_each_form, judge_deduplicated
+from agent.search.entries import ABSENT, SEQ, Entry, facts, form_of
 from agent.search.loop import Search
 from agent.search.plan import Plan
 
 #: writes are committed in groups at most this old (agent/store/sqlite.py `group_commits`): a kill -9 loses
 #: at most the last 50 ms of records, which the resume then redoes
 GROUP_COMMIT_S = 0.05
-SEQ = "pipeline_seq"
 SEEN = "pipeline_seen"
 ARCHIVE_SEEN = "archive_seen"  # in a call's recorded params
 #: stop reasons decided by results (or failures), which win over a limit that merely blocked a new plan
@@ -108,18 +108,18 @@ class PipelinedSearch(Search):
             else:  # its request failed: planned again, and its error rows replaced, so not counted
                 spent = self.tracker.spend
                 self.tracker.spend = Spend(spent.calls - len(calls), spent.tokens, spent.cost_usd)
-        for e in self.archive.entries:
-            if (replay := self._replays.get(e.hypothesis.iteration)) is not None and SEQ in e.hypothesis.meta:
-                replay.judged.add(e.sample)
-        self._seq = sum(1 for e in self.archive.entries if SEQ in e.hypothesis.meta)
+        for f in map(facts, self.archive.entries):
+            if (replay := self._replays.get(f.iteration)) is not None and f.seq is not ABSENT:
+                replay.judged.add(f.sample)
+        self._seq = sum(1 for e in self.archive.entries if facts(e).seq is not ABSENT)
 
     def _best_history(self) -> list[float | None]:
         """After re-judging: the best so far after each finished iteration, in the order they finished,
         recomputed from the archive's (re-judged) verdicts."""
         scores: dict[int, list[float]] = defaultdict(list)
-        for e in self.archive.entries:
-            if e.verdict.score is not None:
-                scores[e.hypothesis.iteration].append(e.verdict.score)
+        for f in map(facts, self.archive.entries):
+            if f.score is not None:
+                scores[f.iteration].append(f.score)
         best = max(scores.get(0, []), default=None)
         history: list[float | None] = []
         for iteration in self._finish_order:
@@ -146,15 +146,17 @@ class PipelinedSearch(Search):
         self._result_stop: tuple[StopReason, str] | None = None
         self._reserved = 0  # completions requested by plans in flight, not yet recorded
         self._planned = len(self._replays)
-        self._firsts = first_of_each_form(self.archive.entries)  # normal form -> its first judged entry
+        #: normal form -> its first judged entry (the compact entry itself: it holds the digest, so the map
+        #: costs a dict slot an entry)
+        self._firsts: dict[bytes, Entry] = first_of_each_form(self.archive.entries)
         #: the archive's best, kept as entries are recorded (`Archive.best` scans it all, per iteration)
         self._best = self.archive.best()
         self._tracking_best = True
-        self._index = RankIndex(self.archive.entries)  # the plans' views, indexed
+        self._index = RankIndex(self.archive.entries, self.archive.records)  # the plans' views, indexed
         self._scores: dict[int, list[float]] = defaultdict(list)  # of unfinished iterations
-        for e in self.archive.entries:
-            if e.hypothesis.iteration not in self._finished and e.verdict.score is not None:
-                self._scores[e.hypothesis.iteration].append(e.verdict.score)
+        for f in map(facts, self.archive.entries):
+            if f.iteration not in self._finished and f.score is not None:
+                self._scores[f.iteration].append(f.score)
         tasks: set[asyncio.Task[None]] = set()
         self.store.group_commits(GROUP_COMMIT_S)
         try:
@@ -365,8 +367,10 @@ class PipelinedSearch(Search):
             if completion is None:
                 return
             parsed = self._parse(completion, iteration, plan)
-            first = self._firsts.get(_form(parsed[0])) if parsed[1] is None else None
-            judged = await judge_deduplicated([parsed], [first] if first else [], self._judge)
+            first = self._firsts.get(form_of(parsed[0])) if parsed[1] is None else None
+            judged = await judge_deduplicated(
+                [parsed], [first] if first else [], self._judge, self.archive.record
+            )
             [(hypothesis, verdict)] = judged
             if self._result_stop is not None and self._result_stop[0] in _CANCELLING:
                 return  # the breaker tripped meanwhile: this one is verified again on resume
@@ -384,9 +388,9 @@ class PipelinedSearch(Search):
         self._seq += 1
         self.store.record_hypothesis(self.run_id, self.key, sample, hypothesis, verdict)
         entry = RecordedHypothesis(sample, hypothesis, verdict)
-        self.archive.append(entry)
-        self._index.add(entry)
-        for form, first in first_of_each_form([entry]).items():
+        kept = self.archive.append(entry)
+        self._index.add(kept)
+        for form, first in first_of_each_form([kept]).items():
             self._firsts.setdefault(form, first)
         if verdict.score is not None:
             self._scores[hypothesis.iteration].append(verdict.score)

@@ -18,41 +18,37 @@ from typing import Any
 
 from agent.kernel.records import RecordedHypothesis
 from agent.kernel.types import UNSCORED
-from agent.search.breaker import infrastructure_error
-from agent.search.dedup import NEAR_DUPLICATE_OF
+from agent.search.dedup import as_record
 from agent.search.edits import EDIT_INSTRUCTIONS
-from agent.search.islands import EDIT_ERROR
+from agent.search.entries import ABSENT, PARSE_ERROR, REPAIR_OF, Entry, facts
 from agent.search.plan import Plan
 from agent.search.prompts import build_population_messages, build_repair_messages
 from agent.search.repeats import repeat_note
 
-REPAIR_OF = "repair_of"
-PARSE_ERROR = "parse_error"
+__all__ = ["PARSE_ERROR", "REPAIR_OF", "failures", "repair_plans", "repairable"]
 
 
-def repairable(entry: RecordedHypothesis) -> bool:
+def repairable(entry: Entry) -> bool:
     """A candidate of the model's that failed on its own account, and is not itself a repair or a copy."""
-    meta = entry.hypothesis.meta
+    f = facts(entry)
     return (
-        entry.verdict.status in UNSCORED
-        and infrastructure_error(entry.verdict) is None  # never judged: re-verified on resume instead
-        and entry.hypothesis.iteration > 0
-        and not meta.get("seed")
-        and REPAIR_OF not in meta
-        and NEAR_DUPLICATE_OF not in meta
+        f.status in UNSCORED
+        and not f.infrastructure  # never judged: re-verified on resume instead
+        and f.iteration > 0
+        and not f.seed
+        and f.repair_of is ABSENT
+        and not f.near_duplicate_of
     )
 
 
-def failures(
-    entries: Sequence[RecordedHypothesis], repaired: Container[str] = frozenset()
-) -> list[RecordedHypothesis]:
+def failures(entries: Sequence[Entry], repaired: Container[str] = frozenset()) -> list[Entry]:
     """The repairable candidates among `entries`, one per id, in sample order; none whose id is in
     `repaired` (the ids the search's records show repaired once already, `Archive.meta_values(REPAIR_OF)`),
     should the model propose the same program again."""
     seen: set[str] = set()
-    out: list[RecordedHypothesis] = []
-    for entry in sorted(entries, key=lambda e: (e.hypothesis.iteration, e.sample)):
-        hid = entry.hypothesis.id
+    out: list[Entry] = []
+    for entry in sorted(entries, key=lambda e: (facts(e).iteration, facts(e).sample)):
+        hid = facts(entry).id
         if repairable(entry) and hid not in repaired and hid not in seen:
             seen.add(hid)
             out.append(entry)
@@ -60,28 +56,32 @@ def failures(
 
 
 def repair_plans(
-    failed: Sequence[RecordedHypothesis],
+    failed: Sequence[Entry],
     *,
-    history: Sequence[RecordedHypothesis],
+    history: Sequence[Entry],
     system_prompt: str,
     instructions: str,
     samples: int,
     meta: dict[str, Any],
     diff: bool = False,
-    parent_of: Callable[[RecordedHypothesis], RecordedHypothesis | None] = lambda _e: None,
+    parent_of: Callable[[RecordedHypothesis], Entry | None] = lambda _e: None,
+    record: Callable[[Entry], RecordedHypothesis] = as_record,
 ) -> tuple[Plan, ...]:
     """One repair plan per failed candidate (at most `samples`). `history`: the search's recorded
     hypotheses, for the note on an error that keeps repeating; `parent_of`: the parent a failed edit was
-    meant for; `diff`: whether the repair may answer with edits of the program it fixes."""
+    meant for; `diff`: whether the repair may answer with edits of the program it fixes; `record`: reads
+    an entry whole (the archive's `record`), for the failed programs and parents the prompts show."""
     plans: list[Plan] = []
-    for entry in failed:
+    for failure in failed:
         if len(plans) == samples:
             break
+        entry = record(failure)
         child_meta = {**meta, REPAIR_OF: entry.hypothesis.id}
-        if entry.hypothesis.meta.get(EDIT_ERROR):
-            parent = parent_of(entry)
-            if parent is None:
+        if facts(failure).edit_error:
+            member = parent_of(entry)
+            if member is None:
                 continue
+            parent = record(member)
             messages = build_population_messages(
                 system_prompt, instructions, parent=parent, top=[], others=[], failed_edits=[entry],
                 edit_instructions=EDIT_INSTRUCTIONS,
@@ -89,9 +89,9 @@ def repair_plans(
             ids = (parent.hypothesis.id, entry.hypothesis.id)
             plans.append(Plan(messages, ids, child_meta, edit_base=parent.hypothesis.content))
             continue
-        editable = diff and PARSE_ERROR not in entry.hypothesis.meta  # unparsed text is no program to edit
+        editable = diff and not facts(failure).parse_error  # unparsed text is no program to edit
         messages = build_repair_messages(
-            system_prompt, instructions, entry, note=repeat_note(entry, history),
+            system_prompt, instructions, entry, note=repeat_note(failure, history),
             edit_instructions=EDIT_INSTRUCTIONS if editable else None,
         )  # fmt: skip
         base = entry.hypothesis.content if editable else None

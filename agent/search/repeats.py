@@ -14,58 +14,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from agent.kernel.records import RecordedHypothesis
-from agent.kernel.types import UNSCORED, VerdictStatus
+from agent.kernel.types import VerdictStatus
+from agent.search.entries import Entry, ErrorSignature, facts
 
-_EXCEPTION = re.compile(r"\b([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt))\b(?::[ \t]*([^\n]*))?")
-_FRAME = re.compile(r'File "[^"\n]*", line (\d+)[^\n]*\n[ \t]+(\S[^\n]*)')
-_LINE_NUMBER = re.compile(r"\bline (\d+)\b")
-_PATH = re.compile(r"(?:[A-Za-z]:)?(?:[\w.-]*/)+[\w.-]+")
-_NUMBER = re.compile(r"\b0x[0-9a-fA-F]+\b|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+__all__ = ["ErrorSignature", "likely_fix", "repeat_note", "repeat_notes", "same_error", "signature"]
 MAX_NOTE_PART = 240
 
 
-@dataclass(frozen=True)
-class ErrorSignature:
-    kind: str  # the exception's type, or the verdict's status when the feedback names none
-    message: str  # the message with numbers, paths and addresses blanked out
-    text: str  # the message as it was (for the note)
-    line: str | None  # the offending line of the candidate's code, when the feedback locates one
-
-
-def _normal(text: str) -> str:
-    return " ".join(_NUMBER.sub("N", _PATH.sub("<path>", text)).split())
-
-
-def _offending_line(feedback: str, content: str) -> str | None:
-    """The candidate's line that failed: the last traceback frame's code, else the line the feedback
-    names by number (a pre-check's "line 7: ..."), read from the candidate's own content."""
-    frames = _FRAME.findall(feedback)
-    if frames:
-        return frames[-1][1].strip()
-    numbers = _LINE_NUMBER.findall(feedback)
-    lines = content.splitlines()
-    if numbers and 1 <= int(numbers[-1]) <= len(lines):
-        return lines[int(numbers[-1]) - 1].strip() or None
-    return None
-
-
-def signature(entry: RecordedHypothesis) -> ErrorSignature | None:
-    """What a failed candidate's error is, coarsely; None for a candidate that did not fail."""
-    verdict = entry.verdict
-    if verdict.status not in UNSCORED:
-        return None
-    feedback = verdict.feedback.strip()
-    found = list(_EXCEPTION.finditer(feedback))
-    if found:
-        kind, text = found[-1].group(1), (found[-1].group(2) or "").strip()
-    else:
-        kind = verdict.status.value
-        text = next((line.strip() for line in feedback.splitlines() if line.strip()), "")
-    line = _offending_line(feedback, entry.hypothesis.content)
-    return ErrorSignature(kind, _normal(text), text, line)
+def signature(entry: Entry) -> ErrorSignature | None:
+    """What a failed candidate's error is, coarsely; None for a candidate that did not fail (computed once,
+    when the archive records the entry: agent/search/entries.py `error_signature`)."""
+    return facts(entry).error
 
 
 def same_error(a: ErrorSignature, b: ErrorSignature) -> bool:
@@ -95,22 +55,21 @@ def likely_fix(sig: ErrorSignature, status: VerdictStatus) -> str:
     return advice.get(sig.kind.rsplit(".", 1)[-1], "change that line: the same code fails the same way")
 
 
-def repeat_note(entry: RecordedHypothesis, history: Sequence[RecordedHypothesis]) -> str | None:
+def repeat_note(entry: Entry, history: Sequence[Entry]) -> str | None:
     """The note on `entry`'s error when earlier attempts (other candidates of the same or an earlier
-    iteration) failed the same way; None when its error is new, so the full feedback is shown."""
-    sig = signature(entry)
+    iteration) failed the same way; None when its error is new, so the full feedback is shown. Reads only
+    the entries' signatures (kept by the archive), never a whole record."""
+    mine = facts(entry)
+    sig = mine.error
     if sig is None:
         return None
     earlier: set[str] = set()
     for other in history:
-        if (
-            other.hypothesis.id == entry.hypothesis.id
-            or other.hypothesis.iteration > entry.hypothesis.iteration
-        ):
+        theirs = facts(other)
+        if theirs.id == mine.id or theirs.iteration > mine.iteration:
             continue
-        other_sig = signature(other)
-        if other_sig is not None and same_error(sig, other_sig):
-            earlier.add(other.hypothesis.id)
+        if theirs.error is not None and same_error(sig, theirs.error):
+            earlier.add(theirs.id)
     if not earlier:
         return None
     error = f"{sig.kind}: {sig.text}" if sig.text else sig.kind
@@ -118,17 +77,15 @@ def repeat_note(entry: RecordedHypothesis, history: Sequence[RecordedHypothesis]
     lines = [f"This error repeated in {attempts}: {error[:MAX_NOTE_PART]}"]
     if sig.line is not None:
         lines.append(f"The offending line: `{sig.line[:MAX_NOTE_PART]}`")
-    lines.append(f"Likely fix: {likely_fix(sig, entry.verdict.status)}. Do not repeat this mistake.")
+    lines.append(f"Likely fix: {likely_fix(sig, mine.status)}. Do not repeat this mistake.")
     return "\n".join(lines)
 
 
-def repeat_notes(
-    shown: Iterable[RecordedHypothesis], history: Sequence[RecordedHypothesis]
-) -> dict[str, str]:
+def repeat_notes(shown: Iterable[Entry], history: Sequence[Entry]) -> dict[str, str]:
     """The notes of the attempts a prompt shows, by hypothesis id (those with a repeated error only)."""
     notes: dict[str, str] = {}
     for entry in shown:
         note = repeat_note(entry, history)
         if note is not None:
-            notes[entry.hypothesis.id] = note
+            notes[facts(entry).id] = note
     return notes

@@ -15,6 +15,7 @@ from agent.kernel.registry import Registry
 from agent.kernel.task import Task
 from agent.search.archive import Archive, rank_key
 from agent.search.edits import EDIT_INSTRUCTIONS
+from agent.search.entries import Entry, facts
 from agent.search.islands import ISLAND, Population, build_population, diverse, pick_by_rank
 from agent.search.pareto import MAX_RECORDED_FRONT, PARETO_FRONT, pareto_front
 from agent.search.plan import Plan, plain_plan
@@ -66,7 +67,7 @@ class BestOfN(ParentChooser):
     description = "independent samples each iteration, no feedback (baseline)"
 
     def select_parents(self, archive: Archive, k: int, rng: random.Random) -> list[RecordedHypothesis]:
-        return [e for e in archive.entries if e.hypothesis.meta.get("seed")][:k]
+        return [archive.record(e) for e in [e for e in archive.entries if facts(e).seed][:k]]
 
 
 @STRATEGIES.register("refine")
@@ -90,7 +91,7 @@ class Refine(ParentChooser):
         )
         repairs = repair_plans(
             failed, history=archive.entries, system_prompt=task.system_prompt,
-            instructions=task.instructions, samples=settings.samples, meta={},
+            instructions=task.instructions, samples=settings.samples, meta={}, record=archive.record,
         )  # fmt: skip
         return Plan(plain.messages, plain.parent_ids, repairs=repairs)
 
@@ -112,14 +113,14 @@ class Evolve:
 
     def select_parents(self, archive: Archive, k: int, rng: random.Random) -> list[RecordedHypothesis]:
         """k distinct hypotheses of the whole archive, each drawn by rank (see `pick_by_rank`)."""
-        ranked = sorted({e.hypothesis.id: e for e in archive.entries}.values(), key=rank_key, reverse=True)
-        parents: list[RecordedHypothesis] = []
+        ranked = sorted({facts(e).id: e for e in archive.entries}.values(), key=rank_key, reverse=True)
+        parents: list[Entry] = []
         while ranked and len(parents) < k:
             winner = pick_by_rank(ranked, self.temperature, rng)
             assert winner is not None
             parents.append(winner)
             ranked.remove(winner)
-        return parents
+        return [archive.record(p) for p in parents]
 
     def plan(
         self, archive: Archive, settings: SearchSettings, iteration: int, rng: random.Random, task: Task
@@ -129,27 +130,29 @@ class Evolve:
         ranked = population.ranked(island)
         front = pareto_front(ranked, task.objectives) if settings.selection == "pareto" else []
         if front:  # the front leads: its members are the parents and the first shown
-            ids = {e.hypothesis.id for e in front}
-            ranked = front + [e for e in ranked if e.hypothesis.id not in ids]
+            ids = {facts(e).id for e in front}
+            ranked = front + [e for e in ranked if facts(e).id not in ids]
         parent = pick_by_rank(front or ranked, settings.selection_temperature, rng)
-        top = [e for e in ranked if parent is None or e.hypothesis.id != parent.hypothesis.id]
+        top = [e for e in ranked if parent is None or facts(e).id != facts(parent).id]
         top = top[: settings.top_k]
         shown = ([parent] if parent is not None else []) + top
         others = diverse(ranked, shown, settings.diverse_k, rng)
         diff = settings.edits == "diff" and parent is not None
+        whole = archive.record  # only what the prompt shows is read whole
+        parent_record = whole(parent) if parent is not None else None
         messages = build_population_messages(
             task.system_prompt,
             task.instructions,
-            parent=parent,
-            top=top,
-            others=others,
+            parent=parent_record,
+            top=[whole(e) for e in top],
+            others=[whole(e) for e in others],
             failed_edits=[],
             edit_instructions=EDIT_INSTRUCTIONS if diff else None,
             notes=repeat_notes(shown + others, archive.entries),
         )
         meta: dict[str, object] = {ISLAND: island}
         if settings.selection == "pareto":
-            meta[PARETO_FRONT] = [e.hypothesis.id for e in front[:MAX_RECORDED_FRONT]]
+            meta[PARETO_FRONT] = [facts(e).id for e in front[:MAX_RECORDED_FRONT]]
         failed = (
             failures(last_of_island(archive, island), archive.meta_values(REPAIR_OF))
             if settings.repair
@@ -159,26 +162,27 @@ class Evolve:
             failed, history=archive.entries,
             system_prompt=task.system_prompt, instructions=task.instructions, samples=settings.samples,
             meta=meta, diff=settings.edits == "diff", parent_of=lambda e: parent_in(population, island, e),
+            record=whole,
         )  # fmt: skip
         return Plan(
             messages,
-            tuple(e.hypothesis.id for e in shown + others),  # the parent first
+            tuple(facts(e).id for e in shown + others),  # the parent first
             meta,
-            edit_base=parent.hypothesis.content if diff and parent is not None else None,
+            edit_base=parent_record.hypothesis.content if diff and parent_record is not None else None,
             repairs=repairs,
         )
 
 
-def last_of_island(archive: Archive, island: int) -> list[RecordedHypothesis]:
+def last_of_island(archive: Archive, island: int) -> list[Entry]:
     """What the island bred in the last iteration it was bred in (its repairs come next)."""
-    own = [e for e in archive.entries if e.hypothesis.meta.get(ISLAND) == island]
+    own = [e for e in archive.entries if facts(e).island == island]
     if not own:
         return []
-    last = max(e.hypothesis.iteration for e in own)
-    return [e for e in own if e.hypothesis.iteration == last]
+    last = max(facts(e).iteration for e in own)
+    return [e for e in own if facts(e).iteration == last]
 
 
-def parent_in(population: Population, island: int, entry: RecordedHypothesis) -> RecordedHypothesis | None:
+def parent_in(population: Population, island: int, entry: RecordedHypothesis) -> Entry | None:
     """The island member a failed edit was meant for (its first parent)."""
     if not entry.hypothesis.parent_ids:
         return None

@@ -392,6 +392,16 @@ class Store(CommitGroups):
         )
         return self._parse(rows, hypothesis_from_row)
 
+    def hypothesis(
+        self, run_id: str, problem_key: str, iteration: int, sample: int
+    ) -> RecordedHypothesis | None:
+        """One recorded hypothesis with its verdict (the search's archive reads back what a prompt shows)."""
+        row = self._row(
+            "SELECT * FROM hypotheses WHERE run_id = ? AND problem_key = ? AND iteration = ? AND sample = ?",
+            (run_id, problem_key, iteration, sample),
+        )
+        return None if row is None else self._parse_one(row, hypothesis_from_row)
+
     def cached_verdict(
         self, problem_key: str, hypothesis_id: str, verifier: str, version: str, *, sandbox: str
     ) -> Verdict | None:
