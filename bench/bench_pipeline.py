@@ -289,6 +289,7 @@ async def soak(
             async def sample_rss() -> None:
                 while not done.is_set():
                     n = store._row("SELECT COUNT(*) FROM hypotheses")[0]
+                    server.clear()  # it records every request (~0.15 KB a hypothesis): the bench's memory
                     rss.append((n, rss_mb()))
                     await asyncio.sleep(1.0)
 

@@ -37,10 +37,11 @@ SEQ = "pipeline_seq"
 # -- the normal form of a candidate (near-duplicates, agent/search/dedup.py) ---
 
 #: hypothesis id -> the digest of its normal form (ids are content hashes, so an entry never goes stale). The
-#: archive's entries carry their digest, so this only spares recomputing it for candidates being judged (and
-#: for plain records read through `facts`); past the cap the oldest go (a miss only recomputes).
+#: archive's entries carry their digest, so this only spares recomputing it between a candidate's judging and
+#: its recording (and for plain records read through `facts`): a few thousand suffice (it held 100,000, ~0.1
+#: KB a hypothesis of a long run); past the cap the oldest go (a miss only recomputes).
 _forms: dict[str, bytes] = {}
-_MAX_FORMS = 100_000
+_MAX_FORMS = 4_096
 
 
 def normal_form(content: str) -> bytes:
@@ -136,9 +137,9 @@ class ArchiveEntry:
     metrics (islands' behaviour, Pareto objectives, halving's seeds), the meta keys selection reads, the
     normal-form digest (near-duplicates) and, unscored, the error's signature (repeat notes).
 
-    Meta values are kept as recorded where selection compares them (`island`, `edit_error`, `repair_of`,
-    `seq`; `ABSENT` where not recorded), so every read answers as it did on the whole record; `seed` is
-    read only for truth, `parse_error` and `near_duplicate_of` only for presence.
+    Meta values are kept as recorded where selection compares them (`island`, `edit_error`, `repair_of`;
+    `ABSENT` where not recorded), so every read answers as it did on the whole record; `seed` is read only
+    for truth, `parse_error`, `near_duplicate_of` and `pipeline_seq` (`sequenced`) only for presence.
 
     Its invariant is the verdict's: a score is finite, and an `invalid`, `timeout` or `error` entry has none.
     """
@@ -155,10 +156,10 @@ class ArchiveEntry:
     seed: bool = False
     parse_error: bool = False
     near_duplicate_of: bool = False
+    sequenced: bool = False  # recorded by the pipelined loop (its `pipeline_seq`; the number is the store's)
     island: object = None  # `meta.get(ISLAND)`
     edit_error: object = ABSENT
     repair_of: object = ABSENT
-    seq: object = ABSENT
 
     def __post_init__(self) -> None:
         if self.score is not None and not math.isfinite(self.score):
@@ -172,8 +173,6 @@ class ArchiveEntry:
             return self.repair_of
         if key == EDIT_ERROR:
             return self.edit_error
-        if key == SEQ:
-            return self.seq
         raise KeyError(f"an archive entry keeps no value of meta key {key!r}")
 
 
@@ -200,7 +199,7 @@ def compact(record: RecordedHypothesis) -> ArchiveEntry:
         island=meta.get(ISLAND),
         edit_error=meta.get(EDIT_ERROR, ABSENT),
         repair_of=meta.get(REPAIR_OF, ABSENT),
-        seq=meta.get(SEQ, ABSENT),
+        sequenced=SEQ in meta,
     )
 
 

@@ -43,7 +43,7 @@ from agent.kernel.registry import Registry
 from agent.kernel.types import Completion, Hypothesis, Message, StopReason, Verdict
 from agent.search.archive import RankIndex, rank_key
 from agent.search.dedup import first_of_each_form, judge_deduplicated
-from agent.search.entries import ABSENT, SEQ, Entry, facts, form_of
+from agent.search.entries import SEQ, Entry, facts, form_of
 from agent.search.loop import Search
 from agent.search.plan import Plan
 
@@ -109,9 +109,9 @@ class PipelinedSearch(Search):
                 spent = self.tracker.spend
                 self.tracker.spend = Spend(spent.calls - len(calls), spent.tokens, spent.cost_usd)
         for f in map(facts, self.archive.entries):
-            if (replay := self._replays.get(f.iteration)) is not None and f.seq is not ABSENT:
+            if (replay := self._replays.get(f.iteration)) is not None and f.sequenced:
                 replay.judged.add(f.sample)
-        self._seq = sum(1 for e in self.archive.entries if facts(e).seq is not ABSENT)
+        self._seq = sum(1 for e in self.archive.entries if facts(e).sequenced)
 
     def _best_history(self) -> list[float | None]:
         """After re-judging: the best so far after each finished iteration, in the order they finished,
