@@ -5,7 +5,8 @@ from __future__ import annotations
 # Completions a scripted model server can return for an end-to-end `refine` run on reward/mountaincar:
 # the first is the sparse goal-only reward (mean success 0.0 on the search seeds); the second, to be sent
 # once the prompt carries the reflection (it contains E2E_FEEDBACK_NEEDLE), adds a step cost and
-# potential-based energy shaping (mean success 0.997 on seeds 0, 1, 2, measured).
+# potential-based energy shaping (mean success on seeds 0, 1, 2 measured: 0.997 on an AVX-512 machine,
+# 0.887 on an AVX2 one: numpy's SIMD paths differ in rounding, and training amplifies it).
 E2E_FEEDBACK_NEEDLE = "task success rate: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]"
 
 E2E_WEAK_COMPLETION = """The car only needs to reach the flag, so reward exactly that.
