@@ -12,7 +12,7 @@ import pytest
 
 from agent.kernel.errors import SandboxError
 from agent.kernel.identity import fingerprint
-from agent.kernel.sandbox import Job, Sandbox
+from agent.kernel.sandbox import Job, Limits, Sandbox
 from agent.kernel.task import Task
 from agent.kernel.types import MAX_FEEDBACK_CHARS, Budget, Hypothesis, Verdict, VerdictStatus
 from agent.models.base import ModelSettings, make_model
@@ -65,8 +65,9 @@ class InSandbox:
 
     async def verify(self, hypothesis: Hypothesis) -> Verdict:
         self.calls += 1
-        result = await self.sandbox.run(
-            Job(command=["python3", "-c", f"print({int(hypothesis.content)} * 2)"])
+        result = await self.sandbox.run(  # a wall far above a start on a loaded machine: the tests here
+            # are about which verdict is reused, and a timeout would read as a wrong cache decision
+            Job(command=["python3", "-c", f"print({int(hypothesis.content)} * 2)"], limits=Limits(wall_s=300))
         )
         if not result.ok:
             return Verdict(status=VerdictStatus.ERROR, feedback=result.stderr[-500:])
@@ -147,7 +148,7 @@ async def test_a_verdict_is_reused_only_in_the_sandbox_that_judged_it(tmp_path: 
                     "test/sandboxed", "0", "A number.", parse=str.strip, verifier=verifier, uses_sandbox=True
                 )
                 outcome = await search(store, task, server, samples=1, identity=sandbox.identity)
-                assert outcome.best is not None and outcome.best.verdict.score == 42.0
+                assert outcome.best is not None and outcome.best.verdict.score == 42.0, outcome.best
                 counts.append(verifier.calls)
             assert counts == [1, 1, 0]  # judged again under the other identity; reused under the same one
             cached = store.cached_verdicts(task.key)
