@@ -28,6 +28,7 @@ from requests.exceptions import RequestException
 
 from agent.kernel.errors import SandboxError
 from agent.kernel.sandbox import ExecResult, Job
+from sandboxes.cpu import vector_level
 from sandboxes.image.recipe import DEFAULT_IMAGE, IMAGE_PATH, RECIPE_LABEL, default_recipe, recipe_tag
 from sandboxes.pool import WorkerHandle, WorkerPool
 from sandboxes.process import send_all
@@ -249,7 +250,8 @@ class DockerSandbox:
         except (DockerException, RequestException) as exc:
             raise SandboxError(f"Docker daemon not reachable: {exc}") from exc
         recipe = (image.labels or {}).get(RECIPE_LABEL)
-        self._identity = f"docker:{recipe}" if recipe else f"docker:{image.id}"
+        # and the CPU's vector level: the same image trains to other scores on another one (sandboxes/cpu.py)
+        self._identity = f"docker:{recipe or image.id}:{vector_level()}"
         # containers start from this image's id, not its tag: a build elsewhere that moves the tag mid-run
         # cannot change the software half of a run's candidates are judged with
         self._image = image.id
@@ -307,7 +309,8 @@ class DockerSandbox:
 
     @property
     def identity(self) -> str:
-        """The image's recipe (its content hash), or its id when it has none: the software jobs run."""
+        """The image's recipe (its content hash), or its id when it has none, and the CPU's vector level:
+        the software jobs run and the kernels its numerics pick."""
         return self._identity
 
     async def run(self, job: Job) -> ExecResult:

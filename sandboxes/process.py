@@ -32,6 +32,7 @@ from typing import Literal
 from agent.kernel.errors import SandboxError
 from agent.kernel.sandbox import ExecResult, Job
 from sandboxes.bwrap import WORKROOT, BwrapPlan, bwrap_status
+from sandboxes.cpu import vector_level
 from sandboxes.pool import WorkerHandle, WorkerPool
 from sandboxes.protocol import FdSource, FrameReader, WorkerLost
 from sandboxes.worker import remove_tree, shipped_source
@@ -221,7 +222,7 @@ class ProcessSandbox:
         self.plan = plan
         self.isolation: Literal["bwrap", "plain"] = "bwrap" if plan is not None else "plain"
         self.job_python = plan.python if plan is not None else plain_job_python(python)
-        self._identity = f"process:{self.isolation}:{self.job_python}"
+        self._identity = f"process:{self.isolation}:{self.job_python}:{vector_level()}"
         self.pool = WorkerPool(
             lambda: ProcessWorker(interpreter=interpreter, plan=plan),
             size=pool_size,
@@ -231,7 +232,8 @@ class ProcessSandbox:
 
     @property
     def identity(self) -> str:
-        """What decides a job's outcome besides the job: the isolation and the interpreter jobs run. A
+        """What decides a job's outcome besides the job: the isolation, the interpreter jobs run and the
+        CPU's vector level (sandboxes/cpu.py: numerics round differently on AVX2 and AVX-512). A
         verdict cached under one identity is never reused under another (a plain sandbox's torch-less
         errors must not become a bwrap or Docker run's verdicts)."""
         return self._identity

@@ -56,10 +56,11 @@ class ExecResult(BaseModel):
 class Sandbox(Protocol):
     @property
     def identity(self) -> str:
-        """What, besides the job, decides its outcome: the backend, its isolation and the software jobs run
-        ("docker:<image recipe>", "process:bwrap:<python>", "process:plain:<python>"). Part of the verdict
-        cache key, so a result from one sandbox (a plain sandbox's missing torch, say) is never reused in
-        another."""
+        """What, besides the job, decides its outcome: the backend, its isolation, the software jobs run and
+        the CPU's vector level ("docker:<image recipe>:<level>", "process:bwrap:<python>:<level>",
+        "process:plain:<python>:<level>", level e.g. "x86_64-v3"). Part of the verdict cache key, so a
+        result from one sandbox (a plain sandbox's missing torch, an AVX-512 machine's training) is never
+        reused in another."""
         ...
 
     async def run(self, job: Job) -> ExecResult: ...

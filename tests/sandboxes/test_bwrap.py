@@ -26,6 +26,7 @@ from agent.kernel.errors import SandboxError
 from agent.kernel.sandbox import Job, Limits
 from sandboxes.availability import process_isolation
 from sandboxes.bwrap import bwrap_status
+from sandboxes.cpu import vector_level
 from sandboxes.process import ProcessSandbox, ProcessWorker
 from sandboxes.protocol import encode_job
 from tests.support.sandbox import PROBE_LIMITS, build, require_bwrap
@@ -147,7 +148,7 @@ async def test_assay_itself_cannot_be_imported_in_a_job(box: ProcessSandbox) -> 
 
 def test_identity_names_the_isolation_and_python(box: ProcessSandbox) -> None:
     assert box.isolation == "bwrap"
-    assert box.identity == f"process:bwrap:{box.plan.python}"  # type: ignore[union-attr]
+    assert box.identity == f"process:bwrap:{box.plan.python}:{vector_level()}"  # type: ignore[union-attr]
 
 
 async def test_without_bwrap_the_sandbox_says_it_is_plain(

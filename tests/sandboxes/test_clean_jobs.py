@@ -19,6 +19,7 @@ import pytest
 
 from agent.kernel.errors import SandboxError
 from agent.kernel.sandbox import Job, Limits, Sandbox
+from sandboxes.cpu import vector_level
 from sandboxes.process import SHARED_WRITABLE, ProcessSandbox
 from tests.sandboxes.adversarial_cases import (
     CLEAN_START,
@@ -119,10 +120,10 @@ async def test_a_failed_setup_is_an_infrastructure_failure_and_the_worker_is_rep
 def test_identity_names_the_backend_its_isolation_and_software(box: Sandbox) -> None:
     # The verdict cache keys on it: a plain sandbox's results must never be reused for a Docker run.
     if isinstance(box, ProcessSandbox):
-        assert box.identity == f"process:{box.isolation}:{box.job_python}"
+        assert box.identity == f"process:{box.isolation}:{box.job_python}:{vector_level()}"
         assert box.job_python == (sys.executable if box.isolation == "bwrap" else box.job_python)
     else:
         from sandboxes.image.build import current_recipe
         from tests.support.sandbox import IMAGE
 
-        assert box.identity == f"docker:{current_recipe(IMAGE)}"
+        assert box.identity == f"docker:{current_recipe(IMAGE)}:{vector_level()}"
