@@ -86,15 +86,20 @@ def owner_alive(owner: str) -> bool:
 
 
 def remove_leftovers(client: docker.DockerClient, *, only_owner: str | None = None) -> int:
-    """Remove sandbox containers whose owner is gone (or, with `only_owner`, exactly that owner's)."""
+    """Remove sandbox containers whose owner is gone (or, with `only_owner`, exactly that owner's).
+
+    One list request, whose rows carry the labels: the SDK's `containers.list` inspects each container
+    after listing them, and a container that another assay process removed in between (its normal
+    disposal, many a second while a test suite runs beside a search) made that inspect raise `NotFound`,
+    which crashed this process's start."""
     removed = 0
-    for c in client.containers.list(all=True, filters={"label": LABEL}):
-        owner = c.labels.get(OWNER_LABEL, "")
+    for row in client.api.containers(all=True, filters={"label": LABEL}):
+        owner = (row.get("Labels") or {}).get(OWNER_LABEL, "")
         if (only_owner is not None and owner == only_owner) or (
             only_owner is None and not owner_alive(owner)
         ):
             with contextlib.suppress(NotFound, APIError):
-                c.remove(force=True)
+                client.api.remove_container(row["Id"], force=True)
                 removed += 1
     return removed
 
@@ -255,7 +260,10 @@ class DockerSandbox:
         # containers start from this image's id, not its tag: a build elsewhere that moves the tag mid-run
         # cannot change the software half of a run's candidates are judged with
         self._image = image.id
-        remove_leftovers(client)
+        try:
+            remove_leftovers(client)
+        except (DockerException, RequestException) as exc:
+            raise SandboxError(f"Docker daemon not reachable: {exc}") from exc
         self.pool = WorkerPool(
             self._spawn,
             size=config.pool_size,

@@ -7,8 +7,8 @@ from sandboxes.cpu import describe, vector_level, x86_level
 
 # the flags lines of this project's two kinds of machine, cut to what decides the level
 AVX2_EPYC = (
-    "processor\t: 0\nvendor_id\t: AuthenticAMD\nflags\t\t: fpu sse sse2 ssse3 fma cx16 sse4_1 sse4_2 movbe popcnt"
-    " xsave avx f16c lahf_lm bmi1 avx2 bmi2\n"
+    "processor\t: 0\nvendor_id\t: AuthenticAMD\n"
+    "flags\t\t: sse sse2 ssse3 fma cx16 sse4_1 sse4_2 movbe popcnt xsave avx f16c lahf_lm bmi1 avx2 bmi2\n"
 )
 AVX512_XEON = AVX2_EPYC.replace("bmi2", "bmi2 avx512f avx512dq avx512cd avx512bw avx512vl")
 AMX_XEON = AVX512_XEON.replace("avx512vl", "avx512vl amx_bf16 amx_tile amx_int8")
