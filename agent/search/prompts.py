@@ -21,6 +21,16 @@ def _clip(text: str, limit: int) -> str:
     return f"{text[:half]}\n... [{len(text) - limit} characters cut] ...\n{text[-half:]}"
 
 
+def _fenced(content: str) -> list[str]:
+    """A program as a fenced block. An answer that could not be parsed is stored as the model wrote it, its
+    own ```python fence included; a second fence around it made the nested block that a 1.5B model then
+    copied back verbatim as its "fixed" answer, so such an answer is shown as it is."""
+    text = _clip(content.rstrip("\n"), MAX_CONTENT_CHARS)
+    if any(line.lstrip().startswith("```") for line in text.splitlines()):
+        return [text]
+    return ["```", text, "```"]
+
+
 def describe_attempt(index: int, entry: RecordedHypothesis, note: str | None = None) -> str:
     """One attempt with its status, score and feedback; `note` (an error that keeps repeating, see
     agent/search/repeats.py) stands in for feedback the model has already seen and ignored."""
@@ -29,9 +39,7 @@ def describe_attempt(index: int, entry: RecordedHypothesis, note: str | None = N
     lines = [
         f"### Attempt {index} (iteration {entry.hypothesis.iteration}): status {verdict.status.value}, "
         f"score {score}",
-        "```",
-        _clip(entry.hypothesis.content.rstrip("\n"), MAX_CONTENT_CHARS),
-        "```",
+        *_fenced(entry.hypothesis.content),
         "Verifier feedback:",
         note if note is not None else _clip(verdict.feedback.strip() or "(none)", MAX_FEEDBACK_CHARS),
     ]
@@ -73,9 +81,7 @@ def describe_failed_edit(entry: RecordedHypothesis) -> str:
     """A reply whose edit did not apply, with the reason: shown once, so that it is repaired, not lost."""
     return "\n".join(
         [
-            "```",
-            _clip(entry.hypothesis.content.rstrip("\n"), MAX_CONTENT_CHARS),
-            "```",
+            *_fenced(entry.hypothesis.content),
             f"Why it could not be applied: {_clip(entry.verdict.feedback.strip(), MAX_FEEDBACK_CHARS)}",
         ]
     )

@@ -6,7 +6,11 @@ reward, and then a demo script that trains and evaluates at module level. The tr
 every other top-level statement (loops, calls, prints, `if __name__ == ...` blocks), which would otherwise run
 on import and fail for reasons that have nothing to do with the reward. What is dropped is said in a comment
 at the top of the candidate, so the stored hypothesis shows exactly what was verified. An answer cut off by
-the token limit keeps its longest prefix of whole statements when that still defines compute_reward.
+the token limit keeps its longest prefix of whole statements when that still defines compute_reward. So does
+a complete answer whose module-level script after the definitions does not parse (a small model writes `for _
+in range(6):` with only a comment as its body, after a correct reward): the script would be dropped anyway,
+and a syntax error in it says nothing about the reward. A syntax error inside a definition is still the
+candidate's error.
 
 Nothing here runs the code: it is parsed with `ast` only.
 """
@@ -33,7 +37,7 @@ def reward_source(text: str) -> str:
     except ParseError:
         source = _unclosed_block(text)
         truncated = True
-    tree, lines, last_complete = _parse(source, truncated)
+    tree, lines, last_complete, salvaged = _parse(source, truncated)
     skip: set[int] = set()
     if not last_complete and tree.body:
         cut = tree.body.pop()  # the statement the cut went through may be incomplete even when it parses
@@ -41,7 +45,7 @@ def reward_source(text: str) -> str:
     if not any(isinstance(n, ast.FunctionDef) and n.name == "compute_reward" for n in tree.body):
         raise ParseError("the code block must define `def compute_reward(obs, action, next_obs, done):`")
     dropped = [n for n in tree.body if not _is_definition(n)]
-    if not dropped and not truncated:
+    if not dropped and not truncated and salvaged is None:
         return source
     for node in dropped:
         skip.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
@@ -52,6 +56,8 @@ def reward_source(text: str) -> str:
         notes.append("# the trainer calls compute_reward itself, so only definitions are kept.")
     if truncated:
         notes.append("# assay: the answer was cut off; its complete statements are kept.")
+    if salvaged is not None:
+        notes.append(salvaged)
     kept = [line for number, line in enumerate(lines, 1) if number not in skip]
     return "\n".join(notes + kept).rstrip() + "\n"
 
@@ -91,9 +97,10 @@ def _unclosed_block(text: str) -> str:
     return body
 
 
-def _parse(source: str, truncated: bool) -> tuple[ast.Module, list[str], bool]:
-    """The module tree (for a cut-off answer, of the longest prefix of lines that parses), its lines, and
-    whether its last statement is known to be complete.
+def _parse(source: str, truncated: bool) -> tuple[ast.Module, list[str], bool, str | None]:
+    """The module tree (for a cut-off answer, of the longest prefix of lines that parses), its lines,
+    whether its last statement is known to be complete, and the note for a trailing script that was dropped
+    because it does not parse (None when nothing was).
 
     A cut-off answer's last statement is complete only when the cut fell after it: the first line dropped
     from the prefix starts a new top-level statement (no indentation). When the whole cut-off text parses,
@@ -101,19 +108,48 @@ def _parse(source: str, truncated: bool) -> tuple[ast.Module, list[str], bool]:
     """
     lines = source.splitlines()
     try:
-        return ast.parse(source), lines, not truncated
+        return ast.parse(source), lines, not truncated, None
     except SyntaxError as e:
-        if not truncated:
-            raise ParseError(f"SyntaxError in the code block: {e.msg} (line {e.lineno})") from None
         error = e
+    prefix = _longest_parsing_prefix(lines)
+    if truncated and prefix is not None:
+        tree, end = prefix
+        rest = next((line for line in lines[end:] if line.strip()), "")
+        return tree, lines[:end], not rest[:1].isspace(), None
+    if truncated:
+        raise ParseError(
+            f"the answer was cut off and does not parse ({error.msg}): answer with compute_reward only, "
+            "without repeating the environment"
+        )
+    if prefix is not None and _starts_a_script(_first_code_line(lines[prefix[1] :])):
+        tree, end = prefix
+        note = (
+            f"# assay: dropped lines {end + 1}-{len(lines)} of the answer, a module-level script that does "
+            f"not parse ({error.msg}, line {error.lineno});"
+        )
+        return tree, lines[:end], True, note
+    where = f"line {error.lineno}" + (f": `{error.text.strip()}`" if (error.text or "").strip() else "")
+    raise ParseError(f"SyntaxError in the code block: {error.msg} ({where})") from None
+
+
+def _longest_parsing_prefix(lines: list[str]) -> tuple[ast.Module, int] | None:
+    """The tree of the longest prefix of lines that parses, and its length."""
     for end in range(len(lines) - 1, 0, -1):
         try:
-            tree = ast.parse("\n".join(lines[:end]))
+            return ast.parse("\n".join(lines[:end])), end
         except SyntaxError:
             continue
-        rest = next((line for line in lines[end:] if line.strip()), "")
-        return tree, lines[:end], not rest[:1].isspace()
-    raise ParseError(
-        f"the answer was cut off and does not parse ({error.msg}): answer with compute_reward only, "
-        "without repeating the environment"
-    )
+    return None
+
+
+def _first_code_line(lines: list[str]) -> str:
+    return next((line for line in lines if line.strip() and not line.lstrip().startswith("#")), "")
+
+
+def _starts_a_script(line: str) -> bool:
+    """Whether a line starts a top-level statement that is not a definition (a loop, a call, an `if`): the
+    part of an answer the trainer never runs. A broken `def` or `class` is not, nor is an indented line."""
+    if not line or line[:1].isspace():
+        return False
+    first = line.split(maxsplit=1)[0].rstrip(":(")
+    return first not in ("def", "class", "async", "import", "from") and not line.startswith("@")

@@ -132,11 +132,15 @@ conditions, never `if` on arrays):
 What to put in place of each `...`:
 {holes}
 
-{in_scope} Keep the module's first lines (its weights and TUNABLE) and fill in the `...`; you may change the
-expressions, add terms (put each in `components`) and change the written weights (each assigned once, a plain
-number inside its range): {budget} short trainings
-then tune these weights before the verdict. Answer with one ```python code block holding the complete
-module."""
+{in_scope}
+
+Rules:
+- Keep the module's first lines (the weights and TUNABLE); a written weight may become another plain number
+  inside its range.
+- You may change the expressions and add terms (put each in `components`).
+- Write the module only: no training, tuning, test or print code. We train with your reward ourselves
+  ({budget} short trainings tune the TUNABLE weights, then the verdict).
+Answer with one ```python code block holding the complete module."""
 
 
 #: sentences of a simulator's docstring that matter to its maintainers, not to a reward (prompt tokens)

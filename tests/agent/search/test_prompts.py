@@ -88,3 +88,13 @@ def test_held_out_feedback_never_reaches_the_prompt() -> None:
     prompt = user_prompt(parents)
     assert "3/3 ok" in prompt and "score 1" in prompt
     assert held_out.feedback not in prompt and "HELD-OUT" not in prompt and "0.25" not in prompt
+
+
+def test_an_answer_stored_with_its_own_fence_is_not_fenced_again() -> None:
+    raw = "```python\ndef add(a, b):\n    return a +\n```"  # did not parse: stored as the model wrote it
+    unparsed = recorded(raw, None, iteration=1, status=VerdictStatus.INVALID, feedback="SyntaxError (line 2)")
+    parsed = recorded("def add(a, b):\n    return a\n", 0.5, iteration=2)
+    prompt = user_prompt([unparsed, parsed])
+    assert "```\n```python" not in prompt  # no block opened inside another
+    assert prompt.count("```python") == 1 and prompt.count("```") == 4  # its own pair, and the parsed one's
+    assert "```\ndef add(a, b):\n    return a\n```" in prompt

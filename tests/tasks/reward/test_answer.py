@@ -73,3 +73,24 @@ def test_no_block_and_no_compute_reward_are_parse_errors() -> None:
         reward_source("def compute_reward(o, a, n, d): return 0")
     with pytest.raises(ParseError, match="compute_reward"):
         reward_source("```python\ndef reward(o):\n    return 0\n```")
+
+
+def test_a_trailing_script_that_does_not_parse_is_dropped_with_what_failed() -> None:
+    # what the 1.5B model wrote after the scaffold prompt mentioned the tuning trainings (bench, seed 2)
+    script = "# 6 short trainings\nfor _ in range(6):\n    # Your training code here...\n\n"
+    script += "W = np.clip(W, 0, 5)\n"
+    out = reward_source(f"```python\n{REWARD}\n{script}```")
+    tree = ast.parse(out)
+    assert [n.name for n in tree.body if isinstance(n, ast.FunctionDef)] == ["compute_reward"]
+    assert "for _ in range" not in out and "np.clip" not in out
+    assert "a module-level script that does not parse (expected an indented block" in out
+    assert out.startswith("# assay: dropped lines")
+
+
+def test_a_syntax_error_inside_a_definition_is_still_the_candidates_error() -> None:
+    broken = REWARD + "\n\ndef helper(x):\n    return (x +\n"
+    with pytest.raises(ParseError, match="SyntaxError in the code block"):
+        reward_source(f"```python\n{broken}```")
+    inside = REWARD.replace("return r,", "return r +,")
+    with pytest.raises(ParseError, match=r"SyntaxError in the code block: .* \(line 8: `return r \+, "):
+        reward_source(f"```python\n{inside}```")
