@@ -43,7 +43,10 @@ def reward_source(text: str) -> str:
         cut = tree.body.pop()  # the statement the cut went through may be incomplete even when it parses
         skip.update(range(cut.lineno, len(lines) + 1))
     if not any(isinstance(n, ast.FunctionDef) and n.name == "compute_reward" for n in tree.body):
-        raise ParseError("the code block must define `def compute_reward(obs, action, next_obs, done):`")
+        spent = _spent_on(tree) if truncated else ""
+        raise ParseError(
+            f"the code block must define `def compute_reward(obs, action, next_obs, done):`{spent}"
+        )
     dropped = [n for n in tree.body if not _is_definition(n)]
     if not dropped and not truncated and salvaged is None:
         return source
@@ -60,6 +63,23 @@ def reward_source(text: str) -> str:
         notes.append(salvaged)
     kept = [line for number, line in enumerate(lines, 1) if number not in skip]
     return "\n".join(notes + kept).rstrip() + "\n"
+
+
+def _spent_on(tree: ast.Module) -> str:
+    """What a cut-off answer spent its length on before compute_reward was complete, when that was other
+    definitions: a small model copies the environment's code back (seed 2 of the issue-12 bench: `reset`,
+    `observe`, `step`, `goal` and 13 constants, twice in a row, each time cut off inside compute_reward), and
+    "answer with a shorter program" did not tell it what to leave out."""
+    functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+    constants = sum(isinstance(n, ast.Assign | ast.AnnAssign) for n in tree.body)
+    if len(functions) + constants < 3:
+        return ""
+    names = ", ".join(f"`{name}`" for name in functions[:6]) + (" ..." if len(functions) > 6 else "")
+    parts = [p for p in (names, f"{constants} constants" if constants else "") if p]
+    return (
+        f"; before it, the answer spent its length on {' and '.join(parts)}: do not copy the environment's "
+        "code (the trainer runs it), write compute_reward first"
+    )
 
 
 def _is_definition(node: ast.stmt) -> bool:

@@ -94,3 +94,18 @@ def test_a_syntax_error_inside_a_definition_is_still_the_candidates_error() -> N
     inside = REWARD.replace("return r,", "return r +,")
     with pytest.raises(ParseError, match=r"SyntaxError in the code block: .* \(line 8: `return r \+, "):
         reward_source(f"```python\n{inside}```")
+
+
+def test_a_cut_off_answer_that_copied_the_environment_is_told_what_to_leave_out() -> None:
+    copied = "import numpy as np\n\nMAX_STEPS = 200\nGOAL_POSITION = 0.5\n\n"
+    copied += "".join(f"def {name}(state):\n    return state\n\n\n" for name in ("reset", "observe", "step"))
+    cut = copied + "def compute_reward(obs, action, next_obs, done):\n    reward = 0.0\n    if reward >"
+    with pytest.raises(ParseError) as raised:
+        reward_source(f"```python\n{cut}")  # no closing fence: the completion limit cut it
+    message = str(raised.value)
+    assert "must define `def compute_reward" in message
+    assert "spent its length on `reset`, `observe`, `step` and 2 constants" in message
+    assert "do not copy the environment's code" in message
+    with pytest.raises(ParseError) as short:  # a short answer without compute_reward: nothing to blame
+        reward_source("```python\nimport numpy as np\n\nW = 1.0\n")
+    assert "spent its length" not in str(short.value)
