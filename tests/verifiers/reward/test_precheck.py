@@ -27,9 +27,19 @@ USES_HELPER = """def compute_reward(obs, action, next_obs, done):
 """
 
 
+#: where `_fn` writes its candidates (a traceback reads the file); removed when the module's tests end
+CANDIDATES = tempfile.TemporaryDirectory(prefix="assay-precheck-")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_candidates():  # type: ignore[no-untyped-def]
+    yield
+    CANDIDATES.cleanup()
+
+
 def _fn(source: str):  # type: ignore[no-untyped-def]
     """compute_reward loaded as the server loads it: from a file named candidate.py, the names in scope."""
-    path = Path(tempfile.mkdtemp(prefix="cand-")) / "candidate.py"
+    path = Path(tempfile.mkdtemp(prefix="cand-", dir=CANDIDATES.name)) / "candidate.py"
     path.write_text(source, encoding="utf-8")
     namespace = dict(reward_server.environment_scope(pendulum))
     exec(compile(source, str(path), "exec"), namespace)
