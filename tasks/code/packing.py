@@ -95,6 +95,37 @@ def with_missing_module_hint(feedback: str) -> str:
     )
 
 
+#: scipy.optimize misuses the embedded model made, each with the fix its documentation gives. The message
+#: alone was in the repair prompt (with the traceback) and the repair repeated the mistake (bench/RESULTS.md,
+#: "Circle packing with the embedded model"): a small model needs the fix said.
+SCIPY_FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"'function' object is not (iterable|subscriptable)"),
+        "scipy.optimize.minimize takes `constraints` as a dict {'type': 'ineq', 'fun': g} (g(x) returns an "
+        "array that must be >= 0) or a list of such dicts, not a bare function.",
+    ),
+    (
+        re.compile(r"'x0' must only have one dimension"),
+        "scipy.optimize.minimize optimises a flat vector: pass x0.ravel() and reshape inside the objective "
+        "and the constraints (e.g. x.reshape(-1, 3)).",
+    ),
+    (
+        re.compile(r"function must return a scalar|only (length-1|size-1) arrays can be converted"),
+        "the objective passed to scipy.optimize.minimize must return one float (e.g. -radii.sum()), not an "
+        "array.",
+    ),
+)
+
+
+def with_scipy_fix(feedback: str) -> str:
+    """The fix for a known scipy.optimize misuse, when the error came from scipy (its frames or its name in
+    the error); other errors are left as they are."""
+    if "scipy" not in feedback and "minimize" not in feedback:
+        return feedback
+    fixes = [fix for pattern, fix in SCIPY_FIXES if pattern.search(feedback)]
+    return feedback if not fixes else feedback + "\nLikely fix: " + " ".join(fixes)
+
+
 def raised_feedback(result: CaseResult) -> str:
     """pack() raised, or returned a value that is not plain data: the error with the candidate's frames."""
     error = (result.error or "failed").removeprefix("raised ")
@@ -176,7 +207,7 @@ class CirclePackingVerifier:
         if not result.passed:  # pack() raised or returned something that is not plain data
             return Verdict(
                 status=VerdictStatus.ERROR,
-                feedback=with_missing_module_hint(raised_feedback(result)),
+                feedback=with_scipy_fix(with_missing_module_hint(raised_feedback(result))),
                 duration_s=run.duration_s,
             )
         return self.judge(result.value, run.duration_s)

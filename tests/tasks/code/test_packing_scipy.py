@@ -142,3 +142,36 @@ async def test_an_import_the_sandbox_lacks_is_named_in_the_feedback(sandbox: San
     assert verdict.score is None and verdict.status is not VerdictStatus.OK
     assert "This sandbox's Python has no module 'scipy_absent_here'" in verdict.feedback, verdict.feedback
     assert "try/except ImportError" in verdict.feedback
+
+
+def _misuse(call: str) -> str:
+    return (
+        "import numpy as np\nfrom scipy.optimize import minimize\n\n\ndef pack():\n"
+        "    x0 = np.full((26, 3), 0.05)\n"
+        f"    res = {call}\n"
+        "    return [tuple(c) for c in res.x.reshape(-1, 3)]\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "fix"),
+    [
+        ("minimize(lambda x: -x.sum(), x0.ravel(), constraints=lambda x: x)", "`constraints` as a dict"),
+        ("minimize(lambda x: -x.sum(), x0)", "pass x0.ravel() and reshape"),
+        ("minimize(lambda x: -x, x0.ravel(), method='SLSQP')", "must return one float"),
+    ],
+    ids=["bare-constraint", "2d-x0", "array-objective"],
+)
+async def test_a_scipy_misuse_gets_its_fix(docker_sandbox: Sandbox, call: str, fix: str) -> None:
+    """The three misuses of scipy.optimize.minimize the embedded model wrote (bench/RESULTS.md), judged for
+    real: scipy's own error, then the fix; never a score."""
+    verdict = await judge(docker_sandbox, _misuse(call), exact=False)
+    assert verdict.status is VerdictStatus.ERROR and verdict.score is None
+    assert "Likely fix: " in verdict.feedback and fix in verdict.feedback, verdict.feedback
+
+
+async def test_an_error_that_is_not_scipys_gets_no_scipy_fix(docker_sandbox: Sandbox) -> None:
+    source = "def pack():\n    f = len\n    return [c for c in f]\n"  # 'builtin_function_or_method' ...
+    verdict = await judge(docker_sandbox, source.replace("f = len", "f = lambda: 0"), exact=False)
+    assert verdict.status is VerdictStatus.ERROR and "'function' object is not iterable" in verdict.feedback
+    assert "Likely fix" not in verdict.feedback, verdict.feedback
