@@ -57,7 +57,9 @@ def syntax_problem(source: str) -> str | None:
     try:
         ast.parse(source)
     except SyntaxError as e:
-        return f"the code does not parse: {e.msg} (line {e.lineno})"
+        text = (e.text or "").strip()  # the line itself: "invalid syntax (line 12)" alone was copied back
+        where = f"line {e.lineno}" + (f": `{text[:160]}`" if text else "")
+        return f"the code does not parse: {e.msg} ({where})"
     except (ValueError, RecursionError, MemoryError):
         return None  # the sandbox's harness reports these in its own words
     return None

@@ -8,8 +8,14 @@ shapes and dtypes. Every sandbox case is a hand-written candidate through the re
 from __future__ import annotations
 
 import ast
+import importlib
+import re
+import sys
+from pathlib import Path
 
 import pytest
+import torch
+import torch.nn.functional as F
 
 from agent.kernel.sandbox import Sandbox
 from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
@@ -22,6 +28,7 @@ from verifiers.loss.verifier import SERVER_SOURCE, LossTrainingVerifier
 pytestmark = pytest.mark.requires_modules("numpy", "torch")
 
 SHORT = DigitsConfig(epochs=4, sample_epochs=(1, 2, 4))
+ROOT = Path(__file__).resolve().parents[3]
 SHORT_PREF = PreferenceConfig(epochs=2, sample_epochs=(1, 2))
 
 # torch, F, math and np without a single import: the scope the prompt promises.
@@ -155,10 +162,49 @@ async def test_the_verifier_rejects_an_undefined_name_without_a_job() -> None:
 async def test_a_syntax_error_is_rejected_on_the_host_in_the_harness_words() -> None:
     v = await check(None, "def loss(logits, targets)\n    return logits\n")
     assert v.status is VerdictStatus.INVALID
-    assert reason(v) == "Rejected before training: the code does not parse: expected ':' (line 1)"
+    assert reason(v) == (
+        "Rejected before training: the code does not parse: expected ':' "
+        "(line 1: `def loss(logits, targets)`)"
+    )
 
 
 # ----- scope and the dry run, on Docker ------------------------------------------------------------
+MISTAKES = [  # the 1.5B model's losses in the issue-12 bench; its repairs repeated them after torch's error
+    ("noise = torch.rand_like(targets) < 0.4", "draw from a float tensor"),
+    ("noise = torch.bernoulli(torch.full_like(targets, 0.4))", "draw from a float tensor"),
+    ("t = targets.astype(int)", "not numpy's .astype"),
+    ("t = F.nll_loss(logits, targets.float())", "take class indices as int64"),
+    ("t = F.one_hot(targets.float(), 10)", "an index must be an int64 tensor"),
+    ("t = logits - targets", "F.one_hot(targets, num_classes)"),
+]
+
+
+@pytest.mark.parametrize(("line", "fix"), MISTAKES, ids=[m[0].split("=", 1)[1].strip() for m in MISTAKES])
+def test_a_known_torch_mistake_is_matched_to_its_fix(line: str, fix: str) -> None:
+    """The error torch really raises on the line (here, the torch the image installs) picks the fix."""
+    sys.path.insert(0, str(ROOT / "verifiers" / "loss" / "shipped"))
+    sys.path.insert(0, str(ROOT / "verifiers" / "peer" / "shipped"))
+    try:
+        harness = importlib.import_module("harness")
+    finally:
+        del sys.path[:2]
+    scope = {"torch": torch, "F": F, "logits": torch.randn(4, 10), "targets": torch.randint(0, 10, (4,))}
+    with pytest.raises(Exception) as raised:
+        exec(line, scope)
+    hints = [hint for pattern, hint in harness.HINTS if re.search(pattern, str(raised.value))]
+    assert hints and fix in hints[0], (str(raised.value), hints)
+
+
+async def test_the_fix_reaches_the_verdict_on_the_candidates_line(docker_sandbox: Sandbox) -> None:
+    line = MISTAKES[0][0]
+    source = f"def loss(logits, targets):\n    {line}\n    return F.cross_entropy(logits, targets)\n"
+    v = await check(docker_sandbox, source)
+    assert v.status is VerdictStatus.INVALID and v.score is None
+    first, fixed = reason(v).splitlines()
+    assert first.startswith("Rejected by the gate: ") and f"`{line}`" in first, v.feedback
+    assert fixed.startswith("Likely fix: ") and MISTAKES[0][1] in fixed, v.feedback
+
+
 async def test_torch_and_f_without_imports_pass_the_gate_and_train(docker_sandbox: Sandbox) -> None:
     v = await check(docker_sandbox, NO_IMPORTS)
     assert v.status is VerdictStatus.OK, v.feedback

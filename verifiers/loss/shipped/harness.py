@@ -63,6 +63,20 @@ HINTS = (
         "torch.as_tensor(x)",
     ),
     (
+        r"not implemented for 'Long'",  # torch.rand_like(targets), torch.bernoulli(full_like(targets, p))
+        "a random draw or a float operation on the int64 `targets`: draw from a float tensor, e.g. "
+        "torch.rand(targets.shape) or torch.rand_like(logits[:, 0]), or use targets.float()",
+    ),
+    (
+        r"'Tensor' object has no attribute 'astype'",
+        "torch tensors change dtype with .float(), .long() or .to(dtype), not numpy's .astype",
+    ),
+    (
+        r"expected target dtype to be Long|expected scalar type Long",
+        "F.cross_entropy and F.nll_loss take class indices as int64: pass `targets` itself (or .long() "
+        "indices you computed)",
+    ),
+    (
         r"only integer tensors of a single element can be converted to an index|"
         r"one_hot is only applicable to index tensor",
         "an index must be an int64 tensor (targets are already int64): do not convert it to float first",
@@ -122,7 +136,9 @@ def public_callable(source: str) -> str:
     try:
         body = ast.parse(source).body
     except SyntaxError as e:
-        raise GateError(f"the code does not parse: {e.msg} (line {e.lineno})") from None
+        text = (e.text or "").strip()  # the same words as the host's check (verifiers/loss/names.py)
+        where = f"line {e.lineno}" + (f": `{text[:160]}`" if text else "")
+        raise GateError(f"the code does not parse: {e.msg} ({where})") from None
     except (ValueError, RecursionError, MemoryError) as e:
         raise GateError(f"the code does not parse: {type(e).__name__}") from None
     names: list[str] = []
