@@ -137,15 +137,11 @@ async def test_tuning_finds_a_weight_the_written_value_misses(task_sandbox: Sand
 async def test_tuning_is_deterministic_and_the_held_out_retrains_with_the_tuned_values(
     process_sandbox: Sandbox,
 ) -> None:
+    # (determinism of the tuning itself is the last check: a fresh tuner tunes again to the same values)
     tuner = Tuner(budget=BUDGET)
     search = RewardEvaluator(MC, seeds=(0,), sandbox=process_sandbox, tuner=tuner)
     first = await search.verify(Hypothesis.create(SHAPED))
-    again = await RewardEvaluator(MC, seeds=(0,), sandbox=process_sandbox, tuner=Tuner(budget=BUDGET)).verify(
-        Hypothesis.create(SHAPED)
-    )
-    assert first.score == again.score and first.feedback == again.feedback
     tuned = first.metrics["tuned_W_SHAPING"]
-    assert again.metrics["tuned_W_SHAPING"] == tuned
 
     held_out = RewardHeldOut(MC, seeds=(1000,), sandbox=process_sandbox, tuner=tuner)
     verdict = await held_out.verify(Hypothesis.create(SHAPED))  # the memo holds the search's tuning
@@ -158,7 +154,13 @@ async def test_tuning_is_deterministic_and_the_held_out_retrains_with_the_tuned_
     # after a resume the memo is empty: the held-out tunes again, on the tuning seeds, to the same values
     fresh = RewardHeldOut(MC, seeds=(1000,), sandbox=process_sandbox, tuner=Tuner(budget=BUDGET))
     resumed = await fresh.verify(Hypothesis.create(SHAPED))
-    assert resumed.score == verdict.score and resumed.metrics["tuned_W_SHAPING"] == tuned
+    assert resumed.score == verdict.score and resumed.feedback == verdict.feedback
+
+    def untimed(metrics: dict[str, float]) -> dict[str, float]:
+        return {k: v for k, v in metrics.items() if not k.endswith("_s") and not k.endswith("_s_max")}
+
+    assert untimed(resumed.metrics) == untimed(verdict.metrics)
+    assert "tuned_W_SHAPING" in untimed(verdict.metrics) and "tuning_trials" in untimed(verdict.metrics)
 
 
 async def test_written_values_that_fail_give_todays_failure_verdict(process_sandbox: Sandbox) -> None:
