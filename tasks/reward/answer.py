@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 
 from agent.kernel.errors import ParseError
 from tasks.parsing import code_block
@@ -48,11 +49,15 @@ def reward_source(text: str) -> str:
             f"the code block must define `def compute_reward(obs, action, next_obs, done):`{spent}"
         )
     dropped = [n for n in tree.body if not _is_definition(n)]
-    if not dropped and not truncated and salvaged is None:
+    unused = _unused([n for n in tree.body if _is_definition(n)])
+    if not dropped and not unused and not truncated and salvaged is None:
         return source
-    for node in dropped:
-        skip.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    for node in dropped + unused:
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        skip.update(range(first, (node.end_lineno or node.lineno) + 1))
     notes = []
+    if unused:
+        notes.append(f"# assay: dropped {_names(unused)}: compute_reward never uses them;")
     if dropped:
         where = ", ".join(str(n.lineno) for n in dropped[:8]) + (" ..." if len(dropped) > 8 else "")
         notes.append(f"# assay: dropped {len(dropped)} top-level statement(s) of the answer (lines {where});")
@@ -63,6 +68,57 @@ def reward_source(text: str) -> str:
         notes.append(salvaged)
     kept = [line for number, line in enumerate(lines, 1) if number not in skip]
     return "\n".join(notes + kept).rstrip() + "\n"
+
+
+def _bound(node: ast.Import | ast.ImportFrom) -> list[str]:
+    return [(a.asname or a.name).split(".")[0] for a in node.names]
+
+
+def _unused(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The functions, classes and (other than numpy's and the standard library's) imports that neither
+    compute_reward nor a constant reaches, directly or through other definitions.
+
+    Why: a small model writes its own training script as a function (`def train_trainer(): ... env.reset()`)
+    and imports what it would need (`from gym import spaces`); the trainer never calls either, Python would
+    fail only on calling the function, yet the pre-check's undefined-name pass and the sandbox's import stop
+    the whole candidate for them (the issue-12 bench, pendulum, seed 2: every scaffold answer). Dropping
+    dead code changes nothing that runs; what is dropped is said in the candidate's first line."""
+    defs: dict[str, list[ast.stmt]] = {}
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defs.setdefault(node.name, []).append(node)
+    named = {id(n) for nodes in defs.values() for n in nodes}
+    roots = [n for n in body if not isinstance(n, ast.Import | ast.ImportFrom) and id(n) not in named]
+    stack = [*defs.get("compute_reward", []), *roots]
+    used: set[str] = {"compute_reward"}
+    while stack:
+        for name in {x.id for x in ast.walk(stack.pop()) if isinstance(x, ast.Name)} - used:
+            used.add(name)
+            stack.extend(defs.get(name, []))
+    unused_defs = [n for name, nodes in defs.items() if name not in used for n in nodes]
+    imports = [n for n in body if isinstance(n, ast.Import | ast.ImportFrom)]
+    unused_imports = [
+        n for n in imports if not _always_there(n) and "*" not in _bound(n) and not set(_bound(n)) & used
+    ]
+    return sorted(unused_defs + unused_imports, key=lambda n: n.lineno)
+
+
+def _always_there(node: ast.Import | ast.ImportFrom) -> bool:
+    """numpy and the standard library: an unused import of them cannot fail, so it stays as written."""
+    return all(m.split(".")[0] in sys.stdlib_module_names | {"numpy"} for m in _modules(node))
+
+
+def _modules(node: ast.Import | ast.ImportFrom) -> list[str]:
+    return [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or "."]
+
+
+def _names(nodes: list[ast.stmt]) -> str:
+    said = [
+        f"`{n.name}`" if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        else "the import of " + ", ".join(f"`{m}`" for m in _modules(n))  # type: ignore[arg-type]
+        for n in nodes[:6]
+    ]  # fmt: skip
+    return ", ".join(said) + (" ..." if len(nodes) > 6 else "")
 
 
 def _spent_on(tree: ast.Module) -> str:

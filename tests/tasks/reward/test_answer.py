@@ -27,7 +27,7 @@ def test_a_clean_answer_is_kept_verbatim_with_its_comments() -> None:
 
 def test_a_demo_script_after_the_reward_is_dropped_and_said_so() -> None:
     demo = (
-        "from qlearning import train\n"  # kept: an import fails visibly in the sandbox, with a traceback
+        "from qlearning import train\n"  # used only by the script: dropped with it
         "make_envs(16)\n"
         "trainer = Trainer(gamma=0.99)\n"
         "SCALE = np.array([1.0, 2.0]) * 0.5\n"
@@ -39,8 +39,9 @@ def test_a_demo_script_after_the_reward_is_dropped_and_said_so() -> None:
     out = reward_source(f"```python\n{REWARD}\n{demo}```")
     tree = ast.parse(out)
     kinds = [type(n).__name__ for n in tree.body]
-    assert kinds == ["Import", "Assign", "FunctionDef", "ImportFrom", "Assign", "Assign"]
+    assert kinds == ["Import", "Assign", "FunctionDef", "Assign", "Assign"]
     assert "dropped 5 top-level statement(s)" in out
+    assert "# assay: dropped the import of `qlearning`: compute_reward never uses them;" in out
     assert "Trainer(" not in out and "SCALE = np.array([1.0, 2.0]) * 0.5" in out
     assert "RANDOMISE = dict(force=(0.8, 1.2))" in out  # reaches its validator, which says what is wrong
     assert "for seed" not in out and "print(" not in out and "__main__" not in out
@@ -109,3 +110,26 @@ def test_a_cut_off_answer_that_copied_the_environment_is_told_what_to_leave_out(
     with pytest.raises(ParseError) as short:  # a short answer without compute_reward: nothing to blame
         reward_source("```python\nimport numpy as np\n\nW = 1.0\n")
     assert "spent its length" not in str(short.value)
+
+
+def test_dead_functions_and_their_imports_are_dropped_what_is_reached_is_kept() -> None:
+    # the pendulum scaffold answers of the issue-12 bench (seed 2): a training script written as a function
+    answer = (
+        "import numpy as np\nimport math\nfrom gym import spaces\nimport torch\n\n"
+        "W = 2.0\n\n"
+        "def bonus(x):\n    return x * 0\n\nBONUSES = (bonus,)\n\n"
+        "def shaped(x):\n    return torch.as_tensor(x).numpy() * W\n\n"
+        "def compute_reward(obs, action, next_obs, done):\n"
+        "    r = shaped(next_obs[:, 0])\n    return r, {'r': r}\n\n"
+        "@staticmethod\ndef train_trainer():\n    obs = env.reset(seed=0)\n    return spaces.Box(obs)\n"
+    )
+    out = reward_source(f"```python\n{answer}```")
+    assert out.splitlines()[0] == (
+        "# assay: dropped the import of `gym`, `train_trainer`: compute_reward never uses them;"
+    )
+    tree = ast.parse(out)
+    functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert functions == ["bonus", "shaped", "compute_reward"]  # `bonus` is reached through a constant
+    assert "env.reset" not in out and "@staticmethod" not in out
+    assert "import torch" in out  # reached through `shaped`: kept, so that a missing one fails visibly
+    assert "import math" in out  # unused, but the standard library cannot fail to import
