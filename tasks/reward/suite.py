@@ -55,8 +55,9 @@ Optionally, let the numbers you are unsure of be tuned: assign each as a plain m
 magnitude where high/low >= 10); the verdict uses the best, and the feedback reports the tuned values.
 Answer with one ```python code block holding only your reward module: `import numpy as np`, any constants,
 helper functions and compute_reward. Do not copy the environment code above and do not write training or
-evaluation code: the trainer imports your module and calls compute_reward itself. {in_scope} Work on
-whole arrays (numpy operations, `np.where` for conditions; no `if` or loops over environments)."""
+evaluation code: the trainer imports your module and calls compute_reward itself (an answer that repeats the
+environment is cut off before its reward: write compute_reward first, right after the import). {in_scope}
+Work on whole arrays (numpy operations, `np.where` for conditions; no `if` or loops over environments)."""
 
 IN_SCOPE = (
     "Already defined in your module, without importing or copying them: `np` (numpy), the environment's "
