@@ -197,7 +197,11 @@ def _parse(source: str, truncated: bool) -> tuple[ast.Module, list[str], bool, s
             f"the answer was cut off and does not parse ({error.msg}): answer with compute_reward only, "
             "without repeating the environment"
         )
-    if prefix is not None and _starts_a_script(_first_code_line(lines[prefix[1] :])):
+    if (
+        prefix is not None
+        and _starts_a_script(_first_code_line(lines[prefix[1] :]))
+        and any(isinstance(n, ast.FunctionDef) and n.name == "compute_reward" for n in prefix[0].body)
+    ):  # only a script after the reward: a compute_reward after the broken line keeps the SyntaxError
         tree, end = prefix
         note = (
             f"# assay: dropped lines {end + 1}-{len(lines)} of the answer, a module-level script that does "

@@ -92,6 +92,9 @@ def test_a_syntax_error_inside_a_definition_is_still_the_candidates_error() -> N
     broken = REWARD + "\n\ndef helper(x):\n    return (x +\n"
     with pytest.raises(ParseError, match="SyntaxError in the code block"):
         reward_source(f"```python\n{broken}```")
+    script_first = "W = 1.0\nfor _ in range(6):\n    # training here\n\n" + REWARD
+    with pytest.raises(ParseError, match="SyntaxError in the code block"):  # not "must define compute_reward"
+        reward_source(f"```python\n{script_first}```")
     inside = REWARD.replace("return r,", "return r +,")
     with pytest.raises(ParseError, match=r"SyntaxError in the code block: .* \(line 8: `return r \+, "):
         reward_source(f"```python\n{inside}```")
