@@ -100,3 +100,29 @@ async def test_known_models_are_priced_from_the_table(spec: str, table_name: str
     expected = _table_cost(table_name, 1200, 300)
     assert expected > 0
     assert completion.cost_usd is not None and math.isclose(completion.cost_usd, expected, rel_tol=1e-9)
+
+
+async def test_openai_n_per_request_posts_what_the_sdk_create_would() -> None:
+    """`n_per_request` posts its body without the SDK's `create` (whose TypedDict walk costs ~1 ms a
+    request, issue 16): the body and the headers that matter are the same as `create` sends."""
+    import openai
+
+    with ScriptedLLMServer("blue") as server:
+        model = make_model(
+            "openai/gpt-test", ModelSettings(base_url=server.openai_base_url, api_key="k", n_per_request=True)
+        )
+        try:
+            got = await model.generate(CHAT, n=3, seed=7, temperature=0.3, max_tokens=40)
+        finally:
+            await model.close()
+        client = openai.AsyncOpenAI(api_key="k", base_url=server.openai_base_url, max_retries=0)
+        try:
+            await client.chat.completions.with_raw_response.create(**server.requests[0].body)
+        finally:
+            await client.close()
+    ours, sdk = server.requests
+    assert [c.text for c in got] == ["blue"] * 3
+    assert ours.body == sdk.body and ours.body["n"] == 3 and ours.path == sdk.path
+    names = ("authorization", "content-type", "x-stainless-raw-response", "accept")
+    assert {h: ours.headers.get(h) for h in names} == {h: sdk.headers.get(h) for h in names}
+    assert ours.headers["authorization"] == "Bearer k"
