@@ -17,7 +17,6 @@ command or a resumed run.
 
 from __future__ import annotations
 
-import json
 import math
 import secrets
 import sqlite3
@@ -25,8 +24,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
-
-from pydantic import ValidationError
 
 from agent.kernel.errors import StoreError
 from agent.kernel.records import RecordedCall, RecordedHypothesis, Spend
@@ -36,12 +33,10 @@ from agent.kernel.types import (
     Message,
     Usage,
     Verdict,
-    clip_text,
-    jsonable,
-    revalidated_verdict,
 )
 from agent.store.commits import CommitGroups
 from agent.store.connect import DiskFullError, connect_read_only, connect_writable, is_disk_full
+from agent.store.encoding import bindable, strict_json, verdict_json
 from agent.store.records import (
     CachedVerdictRecord,
     CallRecord,
@@ -52,7 +47,6 @@ from agent.store.records import (
     UnreadableRow,
     cached_verdict_from_row,
     call_from_row,
-    first_error,
     hypothesis_from_row,
     iteration_from_row,
     run_from_row,
@@ -70,31 +64,6 @@ _ROW_ERRORS = (UnreadableRow, ValueError, TypeError, KeyError, IndexError, Recur
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-
-
-def _clean(value: Any) -> Any:
-    """A parameter SQLite can bind: text with a lone surrogate (a model's reply can hold one) is repaired."""
-    return clip_text(value, len(value)) if isinstance(value, str) else value
-
-
-def _strict_json(value: Any) -> str:
-    """`value` as strict JSON (non-finite floats spelled as strings), so any reader can parse it back."""
-    try:
-        return json.dumps(value, default=str, allow_nan=False)  # the usual case: nothing non-finite in it
-    except (ValueError, TypeError, RecursionError):
-        pass
-    try:
-        return json.dumps(jsonable(value), default=str, allow_nan=False)
-    except (ValueError, TypeError, RecursionError) as e:
-        raise StoreError(f"cannot encode a value for the run store: {type(e).__name__}: {e}") from None
-
-
-def _verdict_json(verdict: Verdict) -> str:
-    """The verdict, validated afresh (it may have been made without validation), as strict JSON."""
-    try:
-        return revalidated_verdict(verdict).model_dump_json()
-    except ValidationError as e:
-        raise StoreError(f"refusing to store an invalid verdict: {first_error(e)}") from None
 
 
 class Store(CommitGroups):
@@ -118,6 +87,9 @@ class Store(CommitGroups):
         #: the messages of the last call recorded and their JSON: the samples of one prompt share its
         #: messages, so with n per request 32 call rows write one encoding (issue 16)
         self._last_messages: tuple[tuple[Message, ...], str] = ((), "[]")
+        #: the last verdict written and its JSON: a verified candidate's verdict is written twice, to the
+        #: verdict cache and with its hypothesis, and a frozen verdict encodes the same both times
+        self._last_verdict: tuple[Verdict | None, str] = (None, "")
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
         """A query's rows; a damaged file (random bytes in a page) is one StoreError, not a traceback."""
@@ -172,7 +144,7 @@ class Store(CommitGroups):
             if (self._group_s or self._together) and not self._db.in_transaction:
                 self._db.execute("BEGIN")
                 self._group_began = time.monotonic()
-            self._db.execute(sql, tuple(_clean(p) for p in params))
+            self._db.execute(sql, bindable(params))
             if self._group_s and not self._together:
                 self.flush_due()
         except sqlite3.Error as e:
@@ -196,7 +168,7 @@ class Store(CommitGroups):
     def set_run_status(self, run_id: str, status: str, summary: dict[str, Any] | None = None) -> None:
         self._write(
             "UPDATE runs SET status = ?, updated = ?, summary_json = COALESCE(?, summary_json) WHERE id = ?",
-            (status, time.time(), None if summary is None else _strict_json(summary), run_id),
+            (status, time.time(), None if summary is None else strict_json(summary), run_id),
         )
 
     def set_run_config(self, run_id: str, config_json: str) -> None:
@@ -278,7 +250,7 @@ class Store(CommitGroups):
                 best.hypothesis.id if best else None,
                 best.verdict.score if best else None,
                 best.verdict.status.value if best else None,
-                _verdict_json(held_out) if held_out else None,
+                verdict_json(held_out) if held_out else None,
                 run_id,
                 problem_key,
             ),
@@ -309,7 +281,7 @@ class Store(CommitGroups):
                 sample,
                 time.time(),
                 self._messages_json(messages),
-                _strict_json(params),
+                strict_json(params),
                 int(completion is not None),
                 completion.text if completion else None,
                 error,
@@ -327,8 +299,16 @@ class Store(CommitGroups):
         last, text = self._last_messages
         if len(last) == len(messages) and all(a is b for a, b in zip(last, messages, strict=True)):
             return text
-        text = _strict_json([m.model_dump() for m in messages])
+        text = strict_json([m.model_dump() for m in messages])
         self._last_messages = (tuple(messages), text)
+        return text
+
+    def _verdict_text(self, verdict: Verdict) -> str:
+        """`verdict_json(verdict)`, encoded once for consecutive writes of the same verdict."""
+        last, text = self._last_verdict
+        if last is not verdict:
+            text = verdict_json(verdict)
+            self._last_verdict = (verdict, text)
         return text
 
     def recorded_calls(self, run_id: str, problem_key: str, iteration: int) -> dict[int, RecordedCall]:
@@ -376,12 +356,12 @@ class Store(CommitGroups):
                 sample,
                 hypothesis.id,
                 hypothesis.content,
-                _strict_json(list(hypothesis.parent_ids)),
+                strict_json(list(hypothesis.parent_ids)),
                 hypothesis.model,
-                _strict_json(hypothesis.meta),
+                strict_json(hypothesis.meta),
                 verdict.status.value,
                 verdict.score,
-                _verdict_json(verdict),
+                self._verdict_text(verdict),
             ),
         )
 
@@ -435,7 +415,15 @@ class Store(CommitGroups):
         self._write(
             """INSERT OR REPLACE INTO verdicts (problem_key, hypothesis_id, verifier, version, sandbox,
                    created, verdict_json) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-            (problem_key, hypothesis_id, verifier, version, sandbox, time.time(), _verdict_json(verdict)),
+            (
+                problem_key,
+                hypothesis_id,
+                verifier,
+                version,
+                sandbox,
+                time.time(),
+                self._verdict_text(verdict),
+            ),
         )
 
     def cached_verdicts(self, problem_key: str) -> list[CachedVerdictRecord]:
