@@ -75,7 +75,10 @@ async def judge_deduplicated(
             batch[form] = index
         plan.append((h, source))
     own = [i for i, (_, source) in enumerate(plan) if source is None]
-    judged = dict(zip(own, await asyncio.gather(*(judge(*items[i]) for i in own)), strict=True))
+    if len(own) == 1:  # the pipelined loop judges one at a time: no task to run one coroutine (issue 16)
+        judged = {own[0]: await judge(*items[own[0]])}
+    else:
+        judged = dict(zip(own, await asyncio.gather(*(judge(*items[i]) for i in own)), strict=True))
     out: list[tuple[Hypothesis, Verdict]] = []
     for index, (h, source) in enumerate(plan):
         if source is None:
