@@ -4,6 +4,7 @@ optional: importing assay never imports it, and a missing ray is one line with t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 
@@ -19,6 +20,7 @@ from agent.search.executors import (
     LocalExecutorConfig,
     RayExecutorConfig,
 )
+from agent.search.executors.local import Slots
 from tests.support.cli import ROOT, cli_env
 
 
@@ -112,3 +114,34 @@ def test_a_missing_ray_is_one_line_with_the_install_command(monkeypatch: pytest.
     with pytest.raises(ConfigError) as refused:
         import_ray()
     assert "pip install -e '.[ray]'" in str(refused.value) and "\n" not in str(refused.value)
+
+
+async def test_slots_serve_waiters_in_order_and_survive_cancelled_ones() -> None:
+    """`Slots` (the local executor's bound): at most `capacity` at once, first come first served, and a
+    waiter cancelled while queued, or just as it was handed a slot, neither loses nor leaks a slot."""
+    slots, order, inside, most = Slots(2), [], [0], [0]
+
+    async def hold(name: str, gate: asyncio.Event) -> None:
+        async with slots:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            order.append(name)
+            await gate.wait()
+            inside[0] -= 1
+
+    gate = asyncio.Event()
+    tasks = [asyncio.create_task(hold(str(i), gate)) for i in range(6)]
+    await asyncio.sleep(0)
+    tasks[3].cancel()  # queued
+    await asyncio.sleep(0)
+    gate.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == ["0", "1", "2", "4", "5"] and most[0] == 2 and tasks[3].cancelled()
+    handed = Slots(1)
+    async with handed:
+        waiter = asyncio.create_task(handed.__aenter__())
+        await asyncio.sleep(0)
+    waiter.cancel()  # the slot was handed to it just before: it must pass it on
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiter
+    await asyncio.wait_for(handed.__aenter__(), 1.0)  # the slot is free again
