@@ -38,6 +38,8 @@ def likely_fix(sig: ErrorSignature, status: VerdictStatus) -> str:
         return "it ran too long: make it do much less work (fewer loops, iterations or samples)"
     if "truth value of an array" in sig.text:
         return "use np.where(...) (or .any() / .all()) instead of `if` on an array"
+    if "could not be broadcast" in sig.text or "whole observation (a row)" in sig.text:
+        return "give every term one value per environment: take columns (obs[:, 1]), not rows (obs[1])"
     if name := re.search(r"name '([^']+)' is not defined", sig.text):
         return f"define `{name.group(1)}` (or import it) before it is used, or use a name that exists"
     if sig.kind.endswith(("ModuleNotFoundError", "ImportError")):

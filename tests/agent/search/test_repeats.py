@@ -72,6 +72,12 @@ def test_a_repeated_timeout_and_an_array_if_get_their_fixes() -> None:
     ]
     note = repeat_note(arrays[1], arrays)
     assert note is not None and "np.where" in note and "`if v > 2:`" in note
+    shapes = "ValueError: operands could not be broadcast together with shapes (2,) (16,) "
+    rows = [
+        failed(f"d = n[1] - o[{i}]\n", trace("/c.py", 3, "return d + o[:, 0], {}", shapes), i) for i in (1, 2)
+    ]
+    note = repeat_note(rows[1], rows)
+    assert note is not None and "take columns (obs[:, 1]), not rows (obs[1])" in note
 
 
 class ExecVerifier:

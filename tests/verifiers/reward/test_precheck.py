@@ -66,6 +66,14 @@ def test_undefined_name_names_the_line_and_the_nearest_defined_name() -> None:
             "def compute_reward(o, a, n, d):\n    goal_height = 1.0\n    return np.where(goal, 1, 0), {}\n",
             "did you mean one of `GOAL_HOLD_STEPS`, `GOAL_POSITION`, `goal_height`? (`goal` itself is not",
         ),
+        (
+            "def compute_reward(o, a, n, d):\n    return np.where(goal(n), 1.0, 0.0), {}\n",
+            "the simulator's `goal` is not in scope: write its condition yourself, on next_obs columns",
+        ),
+        (
+            "def compute_reward(o, a, n, d):\n    s, _ = step(o, a)\n    return s[:, 0], {}\n",
+            "the simulator's `step` is not in scope: compute_reward is given the step's result",
+        ),
     ],
 )
 def test_undefined_name_hints(source: str, expected: str) -> None:
@@ -132,6 +140,12 @@ def test_the_helpers_work_on_observations() -> None:
         ("    r = np.log(obs[:, 0] - 2.0)\n    return r, {}", "line 2, `r = np.log(obs[:, 0] - 2.0)`",
          "the reward is nan"),
         ("    return np.zeros(len(obs)), {'x': obs[:, 7]}", "line 2, `return np.zeros", "IndexError"),
+        ("    v = next_obs[1] - obs[1]\n    return v + obs[:, 0], {}", "line 3, `return v + obs[:, 0], {}`",
+         "`next_obs[1]` is environment 1's whole observation (a row), not variable 1 of every environment: "
+         "use `next_obs[:, 1]` (column 1, shape (16,))"),
+        ("    return obs[:, 0] + next_obs[2], {}", "line 2, ", "use `next_obs[:, 2]`"),
+        ("    return obs[:, :2] + obs[:, 0], {}", "line 2, ",
+         "arrays of different shapes were combined (shapes (16,2) (16,)): every term must have shape (16,)"),
     ],
 )  # fmt: skip
 def test_first_call_names_the_line_in_one_or_two_lines(body: str, line: str, expected: str) -> None:
@@ -162,3 +176,16 @@ def test_traceback_keeps_only_the_candidates_frames() -> None:
         and 'File "candidate.py", line 2, in helper' in tb
     )
     assert "site-packages" not in tb and "cand-" not in tb and "dry_run" not in tb
+
+
+def test_a_row_index_is_named_under_the_candidates_own_parameter_names() -> None:
+    fn = _fn("def compute_reward(s, a, s2, d):\n    dv = s2[2] - s[2]\n    return dv * s[:, 0], {}\n")
+    with pytest.raises(dry_run.Finding) as caught:
+        dry_run.check(fn, pendulum)
+    assert "`s2[2]` is environment 2's whole observation" in str(caught.value)
+    assert "use `s2[:, 2]`" in str(caught.value)
+    # a row index on a name that is not an observation is not blamed
+    other = _fn("def compute_reward(o, a, n, d):\n    w = np.ones((3, 2))\n    return w[1] + o[:, 0], {}\n")
+    with pytest.raises(dry_run.Finding) as caught:
+        dry_run.check(other, pendulum)
+    assert "whole observation" not in str(caught.value) and "different shapes" in str(caught.value)

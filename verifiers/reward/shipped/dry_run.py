@@ -13,10 +13,12 @@ bool with at least one True), so it tells the candidate nothing about which spli
 from __future__ import annotations
 
 import difflib
+import linecache
 import os
+import re
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import ModuleType, TracebackType
 from typing import Any
 
@@ -33,6 +35,17 @@ ARRAY_IF = (
 SCALAR_FN = (
     "a function of one number (math.*, float(), int(), round(), max() of two values) got an array of {n} "
     "values: use numpy's element-wise functions on whole arrays (np.cos, np.sqrt, np.maximum, .astype(float))"
+)
+BROADCAST = "operands could not be broadcast"
+#: what a small model calls the observations besides compute_reward's own first and third parameters
+OBS_NAMES = ("obs", "next_obs", "observation", "next_observation", "state", "next_state")
+ROW = (
+    "`{name}[{i}]` is environment {i}'s whole observation (a row), not variable {i} of every environment: "
+    "use `{name}[:, {i}]` (column {i}, shape ({n},))"
+)
+SHAPES = (
+    "arrays of different shapes were combined ({text}): every term must have shape ({n},), one value per "
+    "environment: take columns (obs[:, 0]), not rows (obs[0])"
 )
 
 
@@ -72,11 +85,14 @@ def _at(exc: BaseException) -> str:
     return f"line {last.lineno}, `{(last.line or '').strip()[:120]}`"
 
 
-def headline(exc: BaseException, n: int = BATCH) -> str:
-    """One line naming the candidate's line and, for the mistakes small models make most, the fix."""
+def headline(exc: BaseException, n: int = BATCH, names: Sequence[str] = ()) -> str:
+    """One line naming the candidate's line and, for the mistakes small models make most, the fix; `names`
+    are compute_reward's parameters (what the candidate calls its observations)."""
     text = str(exc)
     if isinstance(exc, ValueError) and "truth value of an array" in text:
         advice = ARRAY_IF.format(n=n)
+    elif isinstance(exc, ValueError) and BROADCAST in text:
+        advice = _broadcast(exc, n, names)
     elif isinstance(exc, TypeError) and _scalar_only(text):
         advice = SCALAR_FN.format(n=n)
     elif isinstance(exc, AttributeError) and text.startswith("module 'numpy' has no attribute"):
@@ -86,6 +102,32 @@ def headline(exc: BaseException, n: int = BATCH) -> str:
     else:
         advice = f"{type(exc).__name__}: {text[:300]}"
     return f"{_at(exc)}: {advice}"
+
+
+def observation_names(fn: Callable) -> tuple[str, ...]:
+    """compute_reward's first and third parameter names (obs and next_obs, whatever it calls them)."""
+    code = getattr(fn, "__code__", None)
+    params = code.co_varnames[: code.co_argcount] if code is not None else ()
+    return tuple(params[i] for i in (0, 2) if i < len(params))
+
+
+def _broadcast(exc: BaseException, n: int, names: Sequence[str]) -> str:
+    """A broadcast error, and the row index that most likely caused it: `next_obs[1] - obs[1]` is the
+    difference of two environments' observations, shape (OBS_DIM,), and fails only when it meets a (n,)
+    term, often a line later (measured, stop 29: the 1.5B model repeated it after the traceback). The
+    failing line is searched first, then the earlier lines of the candidate's file, nearest first."""
+    words = sorted({*names, *OBS_NAMES} - {""}, key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")\[\s*(-?\d+)\s*\]")
+    frames = _frames(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        lines = linecache.getlines(last.filename)
+        lineno = last.lineno or 0
+        for number in range(min(lineno, len(lines)), 0, -1):
+            if found := pattern.search(lines[number - 1]):
+                return ROW.format(name=found.group(1), i=found.group(2), n=n)
+    shapes = str(exc).split("shapes", 1)[-1].strip()[:80]
+    return SHAPES.format(text=f"shapes {shapes}", n=n)
 
 
 def recognised(exc: BaseException) -> bool:
@@ -142,7 +184,7 @@ def check(fn: Callable, sim: ModuleType) -> None:
     try:
         out, line = _call(fn, batch)
     except Exception as e:
-        message = f"compute_reward raised {WHERE}: {headline(e)}"
+        message = f"compute_reward raised {WHERE}: {headline(e, names=observation_names(fn))}"
         raise Finding(message, _tb_unless_recognised(e), raised=True) from None
     where = f"line {line}" if line else "compute_reward"
     if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[1], dict)):

@@ -130,6 +130,7 @@ def _fault(reply: dict[str, Any]) -> bytes:
 def _calls(fd_in: int, fd_out: int, fn: Any) -> None:
     """Answer calls until the runner closes the pipe (or sends something this side does not understand)."""
     replies = Replies()
+    names = dry_run.observation_names(fn)
     while True:
         # at most 64 KiB at once: a larger read buffer is mmap'd and unmapped on every call (~80 us here)
         data = os.read(fd_in, 1 << 16)
@@ -161,7 +162,9 @@ def _calls(fd_in: int, fd_out: int, fn: Any) -> None:
         except peer.CandidateFault as e:
             reply = _fault({"fault": str(e)})
         except BaseException as e:
-            reply = _fault({"exception": dry_run.headline(e, n), "traceback": dry_run.trimmed_traceback(e)})
+            reply = _fault(
+                {"exception": dry_run.headline(e, n, names), "traceback": dry_run.trimmed_traceback(e)}
+            )
         view = memoryview(reply)
         while view:
             view = view[os.write(fd_out, view) :]
