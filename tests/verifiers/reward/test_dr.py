@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from agent.kernel.sandbox import Sandbox
-from agent.kernel.types import Hypothesis, VerdictStatus
+from agent.kernel.types import Hypothesis, Verdict, VerdictStatus
 from tasks.reward.dr import DR_VARIANTS
 from tasks.reward.problems import PROBLEMS
 from tasks.reward.shipped.sims import pendulum
@@ -121,10 +121,9 @@ async def test_randomisation_reaches_training(task_sandbox: Sandbox) -> None:
     assert not np.array_equal(randomised.policies[0], plain.policies[0])
 
 
-async def test_held_out_compares_randomised_plain_and_env_on_the_same_seeds(task_sandbox: Sandbox) -> None:
-    seeds = (1000, 1001)
-    held_out = DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=seeds, sandbox=task_sandbox)
-    verdict = await held_out.verify(Hypothesis.create(WITH_RANGES))
+def assert_compared(verdict: Verdict, seeds: tuple[int, ...]) -> None:
+    """The held-out comparison: the candidate trained with its ranges, without them, and the environment's
+    reward, each per seed and per real dynamics, their means the headline numbers."""
     m = verdict.metrics
     assert verdict.score is not None and verdict.score == m["real_success"]
     for stem in COMPARED:
@@ -142,12 +141,15 @@ async def test_held_out_compares_randomised_plain_and_env_on_the_same_seeds(task
     assert "force in [0.0006, 0.0012], gravity in [0.0022, 0.0034]" in verdict.feedback
 
 
-async def test_held_out_is_deterministic_and_empty_ranges_change_nothing(task_sandbox: Sandbox) -> None:
+async def test_held_out_compares_deterministically_and_empty_ranges_change_nothing(
+    task_sandbox: Sandbox,
+) -> None:
     def make() -> DomainRandomisedHeldOut:
         return DomainRandomisedHeldOut(MC, DR_BOUNDS, DR_REAL_DYNAMICS, seeds=(1000,), sandbox=task_sandbox)
 
     held_out = make()
     first = await held_out.verify(Hypothesis.create(WITH_RANGES))
+    assert_compared(first, seeds=(1000,))
     second = await make().verify(Hypothesis.create(WITH_RANGES))  # a fresh one: its baselines trained again
     assert first.metrics == second.metrics and first.feedback == second.feedback
     # the first one again, its baselines cached: the candidate's own trainings are what is compared
