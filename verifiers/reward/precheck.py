@@ -75,6 +75,9 @@ def _hint(name: str, known: set[str], called: bool = False) -> str:
     """The likeliest fix for an undefined name: what the reward has instead of a simulator function it
     called, a numpy function, a module to import, or a close name."""
     if called and name in ENVIRONMENT_CALLS:
+        if f"{name}_reached" in known:  # the simulator's own test, on observations, is in scope
+            instead = f"use `{name}_reached(next_obs)`"
+            return f"the simulator's `{name}` takes internal states and is not in scope: {instead}"
         return f"the simulator's `{name}` is not in scope: {ENVIRONMENT_CALLS[name]}"
     if name in ("math", "random") or name in sys.stdlib_module_names:
         return f"add `import {name}` (or use numpy: np.cos, np.random.default_rng)"

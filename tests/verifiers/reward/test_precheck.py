@@ -68,7 +68,7 @@ def test_undefined_name_names_the_line_and_the_nearest_defined_name() -> None:
         ),
         (
             "def compute_reward(o, a, n, d):\n    return np.where(goal(n), 1.0, 0.0), {}\n",
-            "the simulator's `goal` is not in scope: write its condition yourself, on next_obs columns",
+            "the simulator's `goal` takes internal states and is not in scope: use `goal_reached(next_obs)`",
         ),
         (
             "def compute_reward(o, a, n, d):\n    s, _ = step(o, a)\n    return s[:, 0], {}\n",
@@ -79,6 +79,24 @@ def test_undefined_name_names_the_line_and_the_nearest_defined_name() -> None:
 def test_undefined_name_hints(source: str, expected: str) -> None:
     message = undefined_names(source, scope(mountaincar))
     assert message is not None and expected in message.splitlines()[0]
+
+
+def test_a_called_goal_without_an_observation_test_in_scope_is_told_what_to_use_instead() -> None:
+    source = "def compute_reward(o, a, n, d):\n    return np.where(goal(n), 1.0, 0.0), {}\n"
+    message = undefined_names(source, {"np": "numpy"})
+    assert message is not None
+    assert "the simulator's `goal` is not in scope: write its condition yourself" in message
+    assert "`done` argument is True there" in message
+
+
+def test_goal_reached_is_goal_on_observations() -> None:
+    rng = np.random.default_rng(0)
+    for sim in (mountaincar, pendulum, acrobot):
+        width = sim.reset(rng, 1).shape[1]
+        states = rng.uniform(-np.pi, np.pi, size=(4000, width)) * np.array([1.0] * 2 + [0.1] * (width - 2))
+        expected = sim.goal(states)
+        assert 0 < expected.sum() < len(states), sim.__name__  # both outcomes are compared
+        np.testing.assert_array_equal(sim.goal_reached(sim.observe(states)), expected)
 
 
 def test_defined_names_in_every_scope_are_not_reported() -> None:

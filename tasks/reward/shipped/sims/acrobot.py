@@ -27,7 +27,7 @@ MAX_VEL_2 = 9 * np.pi
 OBS_LOW = np.array([-1.0, -1.0, -1.0, -1.0, -MAX_VEL_1, -MAX_VEL_2])
 OBS_HIGH = -OBS_LOW
 #: the functions here that work on observations (defined for code that sees only observations)
-OBS_HELPERS = ("tip_height",)
+OBS_HELPERS = ("tip_height", "goal_reached")
 
 
 def reset(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -90,6 +90,11 @@ def tip_height(obs: np.ndarray) -> np.ndarray:
     +2 straight up; the goal is reached above 1. (-cos(theta1) - cos(theta1 + theta2), from the cosines.)"""
     cos1, sin1, cos2, sin2 = obs[:, 0], obs[:, 1], obs[:, 2], obs[:, 3]
     return -cos1 - (cos1 * cos2 - sin1 * sin2)
+
+
+def goal_reached(obs: np.ndarray) -> np.ndarray:
+    """True where an observation (n, 6) has the tip above 1 (the goal): `goal` on observations."""
+    return tip_height(obs) > 1.0
 
 
 def goal(state: np.ndarray) -> np.ndarray:

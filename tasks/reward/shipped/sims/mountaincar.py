@@ -25,7 +25,7 @@ GOAL_POSITION = 0.5
 OBS_LOW = np.array([MIN_POSITION, -MAX_SPEED])
 OBS_HIGH = np.array([MAX_POSITION, MAX_SPEED])
 #: the functions here that work on observations (defined for code that sees only observations)
-OBS_HELPERS = ("height",)
+OBS_HELPERS = ("height", "goal_reached")
 
 
 def height(position: np.ndarray) -> np.ndarray:
@@ -53,6 +53,12 @@ def step(state: np.ndarray, action: np.ndarray, params: dict | None = None) -> t
     velocity = np.where((position == MIN_POSITION) & (velocity < 0), 0.0, velocity)
     next_state = np.stack([position, velocity], axis=1)
     return next_state, goal(next_state)
+
+
+def goal_reached(obs: np.ndarray) -> np.ndarray:
+    """True where an observation (n, 2) has reached the goal (the flag, moving right): `goal` on
+    observations."""
+    return (obs[:, 0] >= GOAL_POSITION) & (obs[:, 1] >= 0)
 
 
 def goal(state: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ UPRIGHT_ANGLE = 0.3
 OBS_LOW = np.array([-1.0, -1.0, -MAX_SPEED])
 OBS_HIGH = np.array([1.0, 1.0, MAX_SPEED])
 #: the functions here that work on observations (defined for code that sees only observations)
-OBS_HELPERS = ("angle_normalize", "obs_angle")
+OBS_HELPERS = ("angle_normalize", "obs_angle", "goal_reached")
 
 
 def angle_normalize(x: np.ndarray) -> np.ndarray:
@@ -61,6 +61,12 @@ def step(state: np.ndarray, action: np.ndarray, params: dict | None = None) -> t
     newthdot = np.clip(newthdot, -MAX_SPEED, MAX_SPEED)
     newth = th + newthdot * DT
     return np.stack([newth, newthdot], axis=1), np.zeros(len(state), dtype=bool)
+
+
+def goal_reached(obs: np.ndarray) -> np.ndarray:
+    """True where an observation (n, 3) is upright (the task needs it held for a number of steps in a row):
+    `goal` on observations."""
+    return np.abs(obs_angle(obs)) < UPRIGHT_ANGLE
 
 
 def goal(state: np.ndarray) -> np.ndarray:
