@@ -57,3 +57,78 @@ def placeholder(source: str, expected: str) -> str | None:
         f"line {first.lineno}: `...` is still a placeholder: replace it with {expected}\n"
         f"    {first.lineno} | {code}"
     )
+
+
+def read_before_assigned(source: str) -> str | None:
+    """Two lines naming a function's first assignment to a name that reads that name itself, or None.
+
+    `goal_reached = goal_reached(next_obs)` inside compute_reward makes `goal_reached` local to it, so
+    the helper of that name is hidden and the call is an UnboundLocalError (measured, stop 30: a 1.5B
+    model's acrobot and mountaincar rewards). Only the first assignment in the function is read, and only
+    when it reads its own target (`x = x(...)`, `x += ...`): executed, that statement always raises, so the
+    check never rejects code that would have run; a parameter, `global` or `nonlocal` name is skipped."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, MemoryError, RecursionError, ValueError):
+        return None
+    for fn in ast.walk(tree):
+        if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            found = _first_self_read(fn)
+            if found is not None:
+                name, line = found
+                lines = source.splitlines()
+                code = lines[line - 1].strip()[:120] if line <= len(lines) else ""
+                return (
+                    f"line {line}: `{name}` is read before {fn.name} assigns it (assigning a name anywhere "
+                    f"in a function makes it local there, hiding the `{name}` outside): give the result "
+                    f"another name, e.g. `{name}_value`\n    {line} | {code}"
+                )
+    return None
+
+
+#: the nodes that open a scope of their own: their names are not the enclosing function's
+SCOPES = (
+    ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
+    ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+)  # fmt: skip
+
+
+def _own_nodes(fn: ast.AST, scopes: tuple[type, ...] = SCOPES) -> list[ast.AST]:
+    """The nodes of fn's own scope below it (nested functions, lambdas, classes and comprehensions left out);
+    fn may also be an expression."""
+    out: list[ast.AST] = []
+    todo: list[ast.AST] = list(fn.body) if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) else [fn]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        if not isinstance(node, scopes):
+            todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _first_self_read(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, int] | None:
+    own = _own_nodes(fn)
+    skip = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
+    for node in own:
+        if isinstance(node, ast.Global | ast.Nonlocal):
+            skip.update(node.names)
+    stores = [n for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in skip]
+    first: dict[str, ast.Name] = {}
+    for n in sorted(stores, key=lambda n: (n.lineno, n.col_offset)):
+        first.setdefault(n.id, n)
+    statements = [s for s in own if isinstance(s, ast.Assign | ast.AugAssign | ast.AnnAssign)]
+    for name, target in sorted(first.items(), key=lambda kv: (kv[1].lineno, kv[1].col_offset)):
+        for stmt in statements:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            if not any(target in ast.walk(t) for t in targets):
+                continue
+            if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+                return name, stmt.lineno
+            value = stmt.value
+            reads = value is not None and any(
+                isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                for n in _own_nodes(value, (*SCOPES, ast.IfExp, ast.BoolOp))  # a read it may skip
+            )
+            if reads:
+                return name, stmt.lineno
+    return None

@@ -60,6 +60,7 @@ from agent.search.entries import facts
 from agent.search.executors import Executor, LocalExecutor
 from agent.search.halving import reevaluate_top
 from agent.search.plan import Plan
+from agent.search.prompts import CUT_OFF
 from agent.search.settings import SearchSettings
 from agent.search.strategies import Strategy
 from agent.store.records import SearchRecord, first_error
@@ -101,10 +102,6 @@ _LIMITS = frozenset(
         StopReason.CONVERGED,
     }
 )
-
-
-#: the finish reasons of an answer stopped by the completion limit (OpenAI and llama.cpp; Anthropic)
-CUT_OFF = frozenset({"length", "max_tokens"})
 
 
 def cut_off_note(completion: Completion, limit: int | None) -> str:

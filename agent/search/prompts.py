@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from agent.kernel.records import RecordedHypothesis
-from agent.kernel.types import Message
+from agent.kernel.types import Message, VerdictStatus
 
 MAX_FEEDBACK_CHARS = 4000
 MAX_CONTENT_CHARS = 12000
+#: the finish reasons of an answer stopped by the completion limit (OpenAI and llama.cpp; Anthropic)
+CUT_OFF = frozenset({"length", "max_tokens"})
 
 
 def _clip(text: str, limit: int) -> str:
@@ -31,6 +33,18 @@ def _fenced(content: str) -> list[str]:
     return ["```", text, "```"]
 
 
+def _program(entry: RecordedHypothesis) -> list[str]:
+    """The attempt's program as a prompt shows it. An answer that the completion limit cut off before it
+    parsed is not shown back: shown whole, the 1.5B model wrote it again, copied environment and all, and
+    was cut off again (stop 30, in both iterations); its feedback says what it spent its length on."""
+    hypothesis = entry.hypothesis
+    if entry.verdict.status is VerdictStatus.INVALID and hypothesis.meta.get("finish_reason") in CUT_OFF:
+        lines = hypothesis.content.count("\n") + 1
+        said = f"{lines} line{'s' if lines != 1 else ''}"
+        return [f"(not shown, {said}: the completion limit cut it off before it was complete)"]
+    return _fenced(hypothesis.content)
+
+
 def describe_attempt(index: int, entry: RecordedHypothesis, note: str | None = None) -> str:
     """One attempt with its status, score and feedback; `note` (an error that keeps repeating, see
     agent/search/repeats.py) stands in for feedback the model has already seen and ignored."""
@@ -39,7 +53,7 @@ def describe_attempt(index: int, entry: RecordedHypothesis, note: str | None = N
     lines = [
         f"### Attempt {index} (iteration {entry.hypothesis.iteration}): status {verdict.status.value}, "
         f"score {score}",
-        *_fenced(entry.hypothesis.content),
+        *_program(entry),
         "Verifier feedback:",
         note if note is not None else _clip(verdict.feedback.strip() or "(none)", MAX_FEEDBACK_CHARS),
     ]

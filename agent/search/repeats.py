@@ -59,24 +59,33 @@ def likely_fix(sig: ErrorSignature, status: VerdictStatus) -> str:
 
 def repeat_note(entry: Entry, history: Sequence[Entry]) -> str | None:
     """The note on `entry`'s error when earlier attempts (other candidates of the same or an earlier
-    iteration) failed the same way; None when its error is new, so the full feedback is shown. Reads only
-    the entries' signatures (kept by the archive), never a whole record."""
+    iteration, the very same program of an earlier iteration too) failed the same way; None when its error
+    is new, so the full feedback is shown. Reads only the entries' signatures (kept by the archive), never a
+    whole record."""
     mine = facts(entry)
     sig = mine.error
     if sig is None:
         return None
-    earlier: set[str] = set()
+    earlier: set[tuple[str, int]] = set()
+    unchanged = False
     for other in history:
         theirs = facts(other)
-        if theirs.id == mine.id or theirs.iteration > mine.iteration:
+        if theirs.iteration > mine.iteration or (theirs.id, theirs.iteration) == (mine.id, mine.iteration):
             continue
         if theirs.error is not None and same_error(sig, theirs.error):
-            earlier.add(theirs.id)
+            earlier.add((theirs.id, theirs.iteration))
+            unchanged |= theirs.id == mine.id
     if not earlier:
         return None
     error = f"{sig.kind}: {sig.text}" if sig.text else sig.kind
     attempts = f"{len(earlier)} earlier attempt{'s' if len(earlier) > 1 else ''}"
     lines = [f"This error repeated in {attempts}: {error[:MAX_NOTE_PART]}"]
+    if unchanged:
+        # a 1.5B model shown its failed program returned it character for character (stop 30, twice at
+        # temperature 0.8): the same program cannot pass, so say that it is the same
+        lines.append(
+            "This program is an earlier attempt returned unchanged: it will fail again unless it changes."
+        )
     if sig.line is not None:
         lines.append(f"The offending line: `{sig.line[:MAX_NOTE_PART]}`")
     lines.append(f"Likely fix: {likely_fix(sig, mine.status)}. Do not repeat this mistake.")

@@ -17,7 +17,7 @@ import ast
 import builtins
 import difflib
 
-from verifiers.names import bound_names, placeholder
+from verifiers.names import bound_names, placeholder, read_before_assigned
 
 #: bound in the loss module's namespace before the candidate's code runs (equal to
 #: shipped/loss_server.SCOPE_NAMES; a test keeps the two in step)
@@ -86,7 +86,7 @@ def undefined_names(source: str) -> str | None:
     known = bound | BUILTINS | MODULE_NAMES | set(SCOPE_NAMES)
     missing = sorted((n for n in used if n.id not in known), key=lambda n: (n.lineno, n.col_offset))
     if not missing:
-        return None
+        return read_before_assigned(source)
     first = missing[0]
     lines = source.splitlines()
     text = f"line {first.lineno} (`{_line(lines, first.lineno)}`): `{first.id}` is not defined"

@@ -288,9 +288,11 @@ class RewardEvaluator:
 
     def static_check(self, source: str) -> Verdict | None:
         """The host's check before any job is sent (a scaffold's hole left unfilled, names used but never
-        defined), as a verdict, or None."""
-        missing = precheck.placeholder(source) or precheck.undefined_names(
-            source, precheck.scope(self.problem.sim)
+        defined, a helper hidden by a local of its name), as a verdict, or None."""
+        missing = (
+            precheck.placeholder(source)
+            or precheck.undefined_names(source, precheck.scope(self.problem.sim))
+            or shared_names.read_before_assigned(source)
         )
         if missing is None:
             return None

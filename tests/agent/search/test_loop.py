@@ -218,3 +218,7 @@ async def test_an_answer_cut_off_by_the_completion_limit_is_told_so(store: Store
     assert "cut off at the completion limit (1024 tokens)" in first.feedback
     assert "cut off" not in second.feedback
     assert "cut off at the completion limit" in prompts[1]
+    # the cut-off answer itself is not shown back (a small model wrote it again); a whole one is
+    assert "Let me think about which number it" not in prompts[1] + prompts[2]
+    assert "(not shown, 1 line: the completion limit cut it off before it was complete)" in prompts[1]
+    assert "I cannot say." in prompts[2]

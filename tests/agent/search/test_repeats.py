@@ -62,6 +62,20 @@ def test_a_new_error_gets_no_note_and_a_repeated_one_a_short_note_with_line_and_
     assert signature(scored) is None and repeat_note(scored, [first, scored]) is None
 
 
+def test_a_failed_program_returned_unchanged_is_said_to_be_the_same() -> None:
+    content = "def compute_reward(o, a, n, d):\n    if d:\n        return 1.0, {}\n"
+    feedback = trace("candidate.py", 2, "if d:", "ValueError: The truth value of an array is ambiguous.")
+    first, again = failed(content, feedback, 1), failed(content, feedback, 2)
+    assert first.hypothesis.id == again.hypothesis.id  # the same program: its id is its content's
+    assert repeat_note(first, [first, again]) is None
+    note = repeat_note(again, [first, again])
+    assert note is not None and note.startswith("This error repeated in 1 earlier attempt: ")
+    assert "an earlier attempt returned unchanged" in note
+    edited = failed(content + "# edited\n", feedback, 2)
+    note = repeat_note(edited, [first, edited])
+    assert note is not None and "unchanged" not in note
+
+
 def test_a_repeated_timeout_and_an_array_if_get_their_fixes() -> None:
     slow = [failed(f"while True: x = {i}\n", "ran past 10 s", i, VerdictStatus.TIMEOUT) for i in (1, 2)]
     note = repeat_note(slow[1], slow)

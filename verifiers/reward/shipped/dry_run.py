@@ -90,7 +90,7 @@ def headline(exc: BaseException, n: int = BATCH, names: Sequence[str] = ()) -> s
     are compute_reward's parameters (what the candidate calls its observations)."""
     text = str(exc)
     if isinstance(exc, ValueError) and "truth value of an array" in text:
-        advice = ARRAY_IF.format(n=n)
+        advice = _array_if(exc, n)
     elif isinstance(exc, ValueError) and BROADCAST in text:
         advice = _broadcast(exc, n, names)
     elif isinstance(exc, TypeError) and _scalar_only(text):
@@ -102,6 +102,34 @@ def headline(exc: BaseException, n: int = BATCH, names: Sequence[str] = ()) -> s
     else:
         advice = f"{type(exc).__name__}: {text[:300]}"
     return f"{_at(exc)}: {advice}"
+
+
+def _array_if(exc: BaseException, n: int) -> str:
+    """ARRAY_IF, with the candidate's own condition written as np.where when the failing line is an `if`,
+    `elif` or `while`: told "use np.where(condition, ...)", the 1.5B model returned its `if done:` program
+    unchanged (stop 30, in both iterations of each of 3 tasks); the rewrite of its own line is concrete."""
+    frames = _frames(exc.__traceback__)
+    line = (frames[-1].line or "").strip() if frames else ""
+    found = re.fullmatch(r"(?:el)?if\s+(.+?)\s*:|while\s+(.+?)\s*:", line)
+    if found is None:
+        return ARRAY_IF.format(n=n)
+    vector = _elementwise(found.group(1) or found.group(2))
+    return (
+        f"`{line}` on an array of {n} environments is ambiguous: compute the value of both branches for "
+        f"every environment and choose per environment, `reward = np.where({vector}, value_if_true, "
+        "value_if_false)`, instead of `if`"
+    )
+
+
+def _elementwise(condition: str) -> str:
+    """A condition's `or`, `and` and `not` as numpy's | & ~, each operand in parentheses (Python's
+    precedence: `not` binds tighter than `and`, `and` than `or`; & and | bind tighter than comparisons)."""
+    for word, op in (("or", " | "), ("and", " & ")):
+        parts = re.split(rf"\s+{word}\s+", condition)
+        if len(parts) > 1:
+            return op.join(f"({_elementwise(part)})" for part in parts)
+    negated = re.fullmatch(r"not\s+(.+)", condition)
+    return f"~({_elementwise(negated.group(1))})" if negated else condition
 
 
 def observation_names(fn: Callable) -> tuple[str, ...]:
