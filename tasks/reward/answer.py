@@ -27,6 +27,7 @@ from tasks.parsing import code_block
 LIBRARIES = frozenset({"np", "numpy", "math"})
 #: pure builtins a constant may be built with (`RANDOMISE = dict(force=(0.8, 1.2))` reaches its validator)
 PURE_BUILTINS = frozenset({"dict", "list", "tuple", "float", "int", "abs", "min", "max", "round", "range"})
+_DEFINES_REWARD = re.compile(r"^def\s+compute_reward\b", re.MULTILINE)
 _OPEN_FENCE = re.compile(r"```[ \t]*(?:python|py)?[^\n]*\n", re.IGNORECASE)
 
 
@@ -38,6 +39,11 @@ def reward_source(text: str) -> str:
     except ParseError:
         source = _unclosed_block(text)
         truncated = True
+    if not truncated and not _DEFINES_REWARD.search(source) and text.count("```") % 2:
+        # a closed block without the reward, then one the limit cut off: a 1.5B model closed its copy of
+        # the environment and began again (stop 30); the cut-off block is the answer, and its feedback
+        # says what it spent its length on
+        source, truncated = _unclosed_block(text), True
     tree, lines, last_complete, salvaged = _parse(source, truncated)
     skip: set[int] = set()
     if not last_complete and tree.body:

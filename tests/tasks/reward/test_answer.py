@@ -113,6 +113,15 @@ def test_a_cut_off_answer_that_copied_the_environment_is_told_what_to_leave_out(
     with pytest.raises(ParseError) as short:  # a short answer without compute_reward: nothing to blame
         reward_source("```python\nimport numpy as np\n\nW = 1.0\n")
     assert "spent its length" not in str(short.value)
+    # a closed copy of the environment, then a second block the limit cut off: the cut-off block is read
+    with pytest.raises(ParseError) as twice:
+        reward_source(f"```python\n{copied}```\n\n```python\n{cut}")
+    assert "spent its length on `reset`, `observe`, `step` and 2 constants" in str(twice.value)
+    # and a reward complete in it before the cut is kept
+    salvaged = reward_source(f"```python\n{copied}```\n\n```python\n{REWARD}\n# now a demo\nfor")
+    assert "def compute_reward(obs, action, next_obs, done):" in salvaged
+    # a closed block with the reward wins over a cut-off example after it
+    assert reward_source(f"```python\n{REWARD}```\nUsage:\n```python\nr, c = compute_reward(") == REWARD
 
 
 def test_dead_functions_and_their_imports_are_dropped_what_is_reached_is_kept() -> None:
