@@ -156,6 +156,9 @@ def test_the_helpers_work_on_observations() -> None:
          "numpy's element-wise functions"),
         ("    return np.mean(obs[:, 2]), {}", "line 2 ", "one number for the whole batch"),
         ("    return -np.ones((len(obs), 2)), {}", "line 2 ", "has shape (16, 2); expected (16,)"),
+        ("    r = np.zeros_like(obs)\n    return r - 1.0, {}", "line 3 ",
+         "has shape (16, 3); expected (16,), one value per environment (line 2: `np.zeros_like(obs)` has the "
+         "shape of obs, one row per environment and a column per variable: use np.zeros(len(obs)))"),
         ("    return -np.ones(len(obs))", "line 2 ", "must return a tuple (reward, components)"),
         ("    return obs, obs[:, 0]", "line 2 ",
          "returned a tuple whose second item is ndarray, not a dict of components; it must return"),

@@ -258,9 +258,10 @@ def _check_value(
             )
         return  # a constant is broadcast to every environment
     if arr.shape not in ((n,), (n, 1)):
+        like = _like_observation(fn) if arr.shape == batch[0].shape else None
         raise Finding(
             f"{where} ({WHERE}): {what} has shape {arr.shape}; expected ({n},), one value per environment "
-            f"(obs has shape {batch[0].shape}: take a column, obs[:, 0], or reduce with axis=1)"
+            + (like or f"(obs has shape {batch[0].shape}: take a column, obs[:, 0], or reduce with axis=1)")
         )
     bad = ~np.isfinite(arr.reshape(n))
     if bad.any():
@@ -270,6 +271,24 @@ def _check_value(
             f"{source} ({WHERE}): {what} is {arr.reshape(n)[i]} for obs={batch[0][i].tolist()}, "
             f"next_obs={batch[2][i].tolist()}: guard the operation (np.clip its input, add a small epsilon)"
         )
+
+
+def _like_observation(fn: Callable) -> str | None:
+    """Where the candidate made an array shaped like an observation (`np.zeros_like(obs)`, 3 of 12
+    free-form answers of stop 30 started their reward so), and the fix, or None."""
+    names = "|".join(map(re.escape, sorted({*observation_names(fn), *OBS_NAMES}, key=len, reverse=True)))
+    pattern = re.compile(rf"\b(?:np|numpy)\.(zeros|ones|full|empty)_like\(\s*({names})\b")
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    for number, line in enumerate(linecache.getlines(code.co_filename), start=1):
+        if found := pattern.search(line):
+            kind, name = found.groups()
+            return (
+                f"(line {number}: `np.{kind}_like({name})` has the shape of {name}, one row per environment "
+                f"and a column per variable: use np.{kind}(len({name})){', value' if kind == 'full' else ''})"
+            )
+    return None
 
 
 def _varies(fn: Callable, sim: ModuleType, key: str | None, value: np.ndarray) -> bool:
