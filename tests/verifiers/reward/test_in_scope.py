@@ -45,7 +45,9 @@ PRECHECKS = {
     "if on array": (
         HEAD + "    if next_obs[:, 0] > 0.4:\n        return np.ones(len(obs)), {}\n    return obs[:, 1], {}",
         VerdictStatus.ERROR,
-        "line 5, `if next_obs[:, 0] > 0.4:`: `if`, `and`, `or`, `not` or `while` on an array",
+        "line 5, `if next_obs[:, 0] > 0.4:`: `if next_obs[:, 0] > 0.4:` on an array of 16 environments is "
+        "ambiguous: compute the value of both branches for every environment and choose per environment, "
+        "`reward = np.where(next_obs[:, 0] > 0.4, value_if_true, value_if_false)`",
     ),
     "scalar function": (
         HEAD + "    import math\n    return math.sin(3 * next_obs[:, 0]), {}\n",
