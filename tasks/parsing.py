@@ -7,6 +7,10 @@ import re
 from agent.kernel.errors import ParseError
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)```", re.DOTALL)
+#: the label a prompt puts before an attempt's feedback (agent/search/prompts.FEEDBACK_LABEL): a 1.5B model
+#: copied an attempt whole into its code block, the label and the feedback after its code (stop 30: 2 of
+#: 4 loss answers did not parse so); nothing from that line on is code
+_COPIED_FEEDBACK = re.compile(r"^[ \t]*#?[ \t]*Verifier feedback:.*", re.MULTILINE | re.DOTALL)
 
 
 def code_block(text: str, languages: tuple[str, ...] = ("python", "py", "")) -> str:
@@ -16,7 +20,7 @@ def code_block(text: str, languages: tuple[str, ...] = ("python", "py", "")) -> 
     if not wanted:
         shown = ", ".join(f"```{lang}" for lang in languages if lang) or "```"
         raise ParseError(f"no code block found: put your answer in a fenced block ({shown} ... ```)")
-    body = wanted[-1].strip("\n")
+    body = _COPIED_FEEDBACK.sub("", wanted[-1]).strip("\n")
     if not body.strip():
         raise ParseError("the code block is empty")
     return body + "\n"

@@ -12,6 +12,8 @@ from agent.kernel.types import Message, VerdictStatus
 
 MAX_FEEDBACK_CHARS = 4000
 MAX_CONTENT_CHARS = 12000
+#: what precedes an attempt's feedback (tasks/parsing.py drops a copy of it, and what follows, from code)
+FEEDBACK_LABEL = "Verifier feedback:"
 #: the finish reasons of an answer stopped by the completion limit (OpenAI and llama.cpp; Anthropic)
 CUT_OFF = frozenset({"length", "max_tokens"})
 
@@ -54,7 +56,7 @@ def describe_attempt(index: int, entry: RecordedHypothesis, note: str | None = N
         f"### Attempt {index} (iteration {entry.hypothesis.iteration}): status {verdict.status.value}, "
         f"score {score}",
         *_program(entry),
-        "Verifier feedback:",
+        FEEDBACK_LABEL,
         note if note is not None else _clip(verdict.feedback.strip() or "(none)", MAX_FEEDBACK_CHARS),
     ]
     return "\n".join(lines)

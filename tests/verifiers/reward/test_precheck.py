@@ -151,7 +151,12 @@ def test_the_helpers_work_on_observations() -> None:
         ("    r = np.ones(len(obs))\n    if not done and obs[:, 0] > 0 or action == 1:\n        r = r * 2\n"
          "    return r, {}", "line 3, ",
          "`reward = np.where(((~(done)) & (obs[:, 0] > 0)) | (action == 1), value_if_true, value_if_false)`"),
-        ("    return np.ones(len(obs)) * (1 if done else 0), {}", "line 2, ", "use np.where(condition"),
+        ("    return np.ones(len(obs)) * (1 if done else 0), {}", "line 2, ",
+         "`1 if done else 0` on arrays of 16 environments is ambiguous: write it element-wise, "
+         "`np.where(done, 1, 0)`"),
+        ("    return (obs[:, 0] > 0.0 and not done).astype(float), {}", "line 2, ",
+         "write it element-wise, `(obs[:, 0] > 0.0) & (~(done))`"),
+        ("    return np.ones(len(obs)) * bool(done), {}", "line 2, ", "use np.where(condition"),
         ("    import math\n    return math.cos(obs[:, 0]), {}", "line 3, `return math.cos(obs[:, 0]), {}`",
          "numpy's element-wise functions"),
         ("    return np.mean(obs[:, 2]), {}", "line 2 ", "one number for the whole batch"),

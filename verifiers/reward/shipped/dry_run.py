@@ -12,6 +12,7 @@ bool with at least one True), so it tells the candidate nothing about which spli
 
 from __future__ import annotations
 
+import ast
 import difflib
 import linecache
 import os
@@ -105,31 +106,60 @@ def headline(exc: BaseException, n: int = BATCH, names: Sequence[str] = ()) -> s
 
 
 def _array_if(exc: BaseException, n: int) -> str:
-    """ARRAY_IF, with the candidate's own condition written as np.where when the failing line is an `if`,
-    `elif` or `while`: told "use np.where(condition, ...)", the 1.5B model returned its `if done:` program
-    unchanged (stop 30, in both iterations of each of 3 tasks); the rewrite of its own line is concrete."""
+    """ARRAY_IF, with the candidate's own code written element-wise where the failing line allows: told
+    "use np.where(condition, ...)", the 1.5B model returned its `if done:` program unchanged (stop 30, in
+    both iterations of each of 3 tasks); the rewrite of its own line is concrete."""
     frames = _frames(exc.__traceback__)
     line = (frames[-1].line or "").strip() if frames else ""
     found = re.fullmatch(r"(?:el)?if\s+(.+?)\s*:|while\s+(.+?)\s*:", line)
-    if found is None:
-        return ARRAY_IF.format(n=n)
-    vector = _elementwise(found.group(1) or found.group(2))
-    return (
-        f"`{line}` on an array of {n} environments is ambiguous: compute the value of both branches for "
-        f"every environment and choose per environment, `reward = np.where({vector}, value_if_true, "
-        "value_if_false)`, instead of `if`"
-    )
+    condition = _expression(found.group(1) or found.group(2)) if found else None
+    if condition is not None:
+        return (
+            f"`{line}` on an array of {n} environments is ambiguous: compute the value of both branches for "
+            f"every environment and choose per environment, `reward = np.where({_elementwise(condition)}, "
+            "value_if_true, value_if_false)`, instead of `if`"
+        )
+    node = _boolean_in(line)
+    if node is not None:
+        return (
+            f"`{ast.unparse(node)[:160]}` on arrays of {n} environments is ambiguous: write it element-wise, "
+            f"`{_elementwise(node)[:200]}`"
+        )
+    return ARRAY_IF.format(n=n)
 
 
-def _elementwise(condition: str) -> str:
-    """A condition's `or`, `and` and `not` as numpy's | & ~, each operand in parentheses (Python's
-    precedence: `not` binds tighter than `and`, `and` than `or`; & and | bind tighter than comparisons)."""
-    for word, op in (("or", " | "), ("and", " & ")):
-        parts = re.split(rf"\s+{word}\s+", condition)
-        if len(parts) > 1:
-            return op.join(f"({_elementwise(part)})" for part in parts)
-    negated = re.fullmatch(r"not\s+(.+)", condition)
-    return f"~({_elementwise(negated.group(1))})" if negated else condition
+def _expression(text: str) -> ast.expr | None:
+    try:
+        return ast.parse(text, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _boolean_in(line: str) -> ast.expr | None:
+    """The outermost `and`, `or`, `not` or `x if c else y` of a one-line statement, or None."""
+    try:
+        tree = ast.parse(line)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    for node in ast.walk(tree):  # breadth first: the outermost comes first
+        if isinstance(node, ast.BoolOp | ast.IfExp) or (
+            isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
+        ):
+            return node
+    return None
+
+
+def _elementwise(node: ast.expr) -> str:
+    """`node` with numpy's | & ~ for `or`, `and`, `not` (each operand in parentheses: & and | bind tighter
+    than comparisons) and np.where for a conditional expression."""
+    if isinstance(node, ast.BoolOp):
+        op = " & " if isinstance(node.op, ast.And) else " | "
+        return op.join(f"({_elementwise(value)})" for value in node.values)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return f"~({_elementwise(node.operand)})"
+    if isinstance(node, ast.IfExp):
+        return f"np.where({_elementwise(node.test)}, {ast.unparse(node.body)}, {ast.unparse(node.orelse)})"
+    return ast.unparse(node)
 
 
 def observation_names(fn: Callable) -> tuple[str, ...]:
