@@ -147,10 +147,13 @@ def build_repair_messages(
     *,
     note: str | None,
     edit_instructions: str | None,
+    line: str | None = None,
 ) -> list[Message]:
     """The one repair prompt of a failed candidate (agent/search/repair.py): the failed program as the
     thing to fix, with its feedback (or the note on an error that keeps repeating), and nothing else, so
-    that a small model's context holds what it must fix."""
+    that a small model's context holds what it must fix. `line` (the line that failed, when the feedback
+    locates one) is named again in the last instruction: a 1.5B model given an exact fix of that line in the
+    feedback returned the same program in 6 of 12 repairs (stop 30); the end of a prompt is what it heeds."""
     parts = [
         instructions.strip(),
         "## This program failed; fix it\nIt did not run to a score. Fix the error the feedback names "
@@ -160,5 +163,6 @@ def build_repair_messages(
     if edit_instructions is not None:
         parts.append(f"Now fix the program (attempt 1).\n{edit_instructions}")
     else:
-        parts.append("Now give the fixed solution, in the required format.")
+        change = f" Change the line that failed, `{line[:200]}`, as the feedback says." if line else ""
+        parts.append(f"Now give the fixed solution, in the required format.{change}")
     return [Message(role="system", content=system_prompt), Message(role="user", content="\n\n".join(parts))]

@@ -90,9 +90,10 @@ def repair_plans(
             plans.append(Plan(messages, ids, child_meta, edit_base=parent.hypothesis.content))
             continue
         editable = diff and not facts(failure).parse_error  # unparsed text is no program to edit
+        error = facts(failure).error
         messages = build_repair_messages(
             system_prompt, instructions, entry, note=repeat_note(failure, history),
-            edit_instructions=EDIT_INSTRUCTIONS if editable else None,
+            edit_instructions=EDIT_INSTRUCTIONS if editable else None, line=error.line if error else None,
         )  # fmt: skip
         base = entry.hypothesis.content if editable else None
         plans.append(Plan(messages, (entry.hypothesis.id,), child_meta, edit_base=base))

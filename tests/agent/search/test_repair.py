@@ -20,7 +20,7 @@ from agent.search.dedup import NEAR_DUPLICATE_OF
 from agent.search.islands import ISLAND
 from agent.search.loop import Search, SearchOutcome, SearchSettings
 from agent.search.prompts import build_messages
-from agent.search.repair import REPAIR_OF, repairable
+from agent.search.repair import REPAIR_OF, repair_plans, repairable
 from agent.search.strategies import STRATEGIES, make_strategy
 from agent.store.sqlite import Store
 from tests.agent.search.test_population import archive_of, program_task, seed_of
@@ -87,6 +87,21 @@ def test_which_failures_are_repaired() -> None:
     assert not repairable(infra)  # never judged: verified again on resume, not repaired
 
 
+def test_the_repair_prompt_ends_by_naming_the_line_that_failed() -> None:
+    # a small model given the exact fix of a line in the feedback returned the same program (stop 30):
+    # the last instruction, what it heeds, names the line again
+    trace = 'Traceback (most recent call last):\n  File "candidate.py", line 2, in <module>\n    X = y\n'
+    verdict = Verdict(status=VerdictStatus.ERROR, feedback=trace + "NameError: name 'y' is not defined")
+    failed = RecordedHypothesis(0, Hypothesis.create("Y = 1\nX = y\n", iteration=1), verdict)
+    (plan,) = repair_plans(
+        [failed], history=[failed], system_prompt="s", instructions="i", samples=1, meta={}
+    )
+    last = plan.messages[-1].content.rstrip().rsplit("\n", 1)[-1]
+    assert last == "Now give the fixed solution, in the required format. Change the line that failed, " + (
+        "`X = y`, as the feedback says."
+    )
+
+
 async def test_refine_gives_a_failed_candidate_one_repair_prompt_with_its_feedback(store: Store) -> None:
     task = program_task()
 
@@ -101,6 +116,7 @@ async def test_refine_gives_a_failed_candidate_one_repair_prompt_with_its_feedba
     assert REPAIR_HEADING not in prompts[(1, 0)] + prompts[(1, 1)]
     assert REPAIR_HEADING in prompts[(2, 0)] and REPAIR_HEADING not in prompts[(2, 1)]
     assert "X = foo()" in prompts[(2, 0)] and "no integer X: ValueError" in prompts[(2, 0)]
+    assert prompts[(2, 0)].rstrip().endswith("in the required format.")  # the feedback names no line
     entries = by_iteration(store, run_id, task)
     failed, fixed = entries[(1, 0)], entries[(2, 0)]
     assert failed.verdict.status is VerdictStatus.ERROR
