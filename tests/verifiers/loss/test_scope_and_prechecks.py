@@ -287,3 +287,22 @@ async def test_a_loss_autograd_cannot_differentiate_names_its_return(docker_sand
     text = reason(v)
     assert "returned at line 5 (`return total`) a value that autograd cannot differentiate: " in text
     assert "modified by an inplace operation" in text and "loss_server" not in text
+
+
+def test_the_function_named_as_the_signature_is_the_loss_beside_other_public_names() -> None:
+    sys.path.insert(0, str(ROOT / "verifiers" / "loss" / "shipped"))
+    sys.path.insert(0, str(ROOT / "verifiers" / "peer" / "shipped"))
+    try:
+        harness = importlib.import_module("harness")
+    finally:
+        del sys.path[:2]
+    with_class = "class FocalLoss:\n    pass\n\n\ndef loss(logits, targets):\n    return FocalLoss()\n"
+    assert harness.public_callable(with_class) == "loss"
+    assert harness.public_callable("def focal(logits, targets):\n    return 0\n") == "focal"  # the only one
+    for ambiguous in (
+        "def a(x, y):\n    return 0\n\n\ndef b(x, y):\n    return 0\n",
+        "def loss(x, y):\n    return 0\n\n\ndef loss(x, y):\n    return 1\n\n\ndef other(x, y):\n"
+        "    return 2\n",
+    ):
+        with pytest.raises(harness.GateError, match="define exactly one public loss function"):
+            harness.public_callable(ambiguous)

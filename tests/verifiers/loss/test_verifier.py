@@ -49,7 +49,7 @@ def loss(logits, targets):
 TWO_CALLABLES = """import torch.nn.functional as F
 
 
-def loss(logits, targets):
+def my_loss(logits, targets):
     return F.cross_entropy(logits, targets)
 
 
@@ -182,7 +182,7 @@ async def test_vector_loss_is_rejected_by_the_gate(sandbox: Sandbox) -> None:
 async def test_two_callables_are_rejected(sandbox: Sandbox) -> None:
     v = await check(sandbox, TWO_CALLABLES)
     assert v.status is VerdictStatus.INVALID
-    assert "exactly one public loss function (found 2: loss, other_loss)" in v.feedback
+    assert "exactly one public loss function (found 2: my_loss, other_loss)" in v.feedback
 
 
 async def test_private_helpers_are_allowed(sandbox: Sandbox) -> None:

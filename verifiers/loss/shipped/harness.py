@@ -129,8 +129,13 @@ def encode(arrays: Sequence[torch.Tensor], dtype: str = "float32") -> str:
     return base64.b64encode(zlib.compress(flat.tobytes(), 1)).decode("ascii")
 
 
+#: the loss's name in every loss task's signature (`def loss(logits, targets)`, `def loss(policy_...)`)
+SIGNATURE_NAME = "loss"
+
+
 def public_callable(source: str) -> str:
-    """The source's single public top-level function (or lambda, or class); GateError saying why not.
+    """The source's single public top-level function (or lambda, or class), or its function named as the
+    signature names the loss when it has more public names; GateError saying why not.
 
     Parsing hostile text here executes none of it; the candidate's code only ever runs in its own process."""
     try:
@@ -148,6 +153,11 @@ def public_callable(source: str) -> str:
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
             names.extend(t.id for t in node.targets if isinstance(t, ast.Name))
     names = [n for n in names if not n.startswith("_")]
+    functions = [n.name for n in body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    if len(names) > 1 and functions.count(SIGNATURE_NAME) == 1:
+        # the signature's own name settles which one is the loss: a 1.5B model wrote `class FocalLoss`
+        # and a `def loss` that calls it (stop 30, twice), which "exactly one" rejected
+        return SIGNATURE_NAME
     if len(names) != 1:
         raise GateError(
             f"define exactly one public loss function (found {len(names)}: {', '.join(names) or 'none'}); "
