@@ -179,15 +179,20 @@ MISTAKES = [  # the 1.5B model's losses in the issue-12 bench; its repairs repea
 ]
 
 
-@pytest.mark.parametrize(("line", "fix"), MISTAKES, ids=[m[0].split("=", 1)[1].strip() for m in MISTAKES])
-def test_a_known_torch_mistake_is_matched_to_its_fix(line: str, fix: str) -> None:
-    """The error torch really raises on the line (here, the torch the image installs) picks the fix."""
+def shipped_harness():  # type: ignore[no-untyped-def]
+    """The sandbox's harness module, imported as the job imports it (beside peer.py)."""
     sys.path.insert(0, str(ROOT / "verifiers" / "loss" / "shipped"))
     sys.path.insert(0, str(ROOT / "verifiers" / "peer" / "shipped"))
     try:
-        harness = importlib.import_module("harness")
+        return importlib.import_module("harness")
     finally:
         del sys.path[:2]
+
+
+@pytest.mark.parametrize(("line", "fix"), MISTAKES, ids=[m[0].split("=", 1)[1].strip() for m in MISTAKES])
+def test_a_known_torch_mistake_is_matched_to_its_fix(line: str, fix: str) -> None:
+    """The error torch really raises on the line (here, the torch the image installs) picks the fix."""
+    harness = shipped_harness()
     scope = {"torch": torch, "F": F, "logits": torch.randn(4, 10), "targets": torch.randint(0, 10, (4,))}
     with pytest.raises(Exception) as raised:
         exec(line, scope)
@@ -290,12 +295,7 @@ async def test_a_loss_autograd_cannot_differentiate_names_its_return(docker_sand
 
 
 def test_the_function_named_as_the_signature_is_the_loss_beside_other_public_names() -> None:
-    sys.path.insert(0, str(ROOT / "verifiers" / "loss" / "shipped"))
-    sys.path.insert(0, str(ROOT / "verifiers" / "peer" / "shipped"))
-    try:
-        harness = importlib.import_module("harness")
-    finally:
-        del sys.path[:2]
+    harness = shipped_harness()
     with_class = "class FocalLoss:\n    pass\n\n\ndef loss(logits, targets):\n    return FocalLoss()\n"
     assert harness.public_callable(with_class) == "loss"
     assert harness.public_callable("def focal(logits, targets):\n    return 0\n") == "focal"  # the only one

@@ -107,8 +107,8 @@ def headline(exc: BaseException, n: int = BATCH, names: Sequence[str] = ()) -> s
 
 def _array_if(exc: BaseException, n: int) -> str:
     """ARRAY_IF, with the candidate's own code written element-wise where the failing line allows: told
-    "use np.where(condition, ...)", the 1.5B model returned its `if done:` program unchanged (stop 30, in
-    both iterations of each of 3 tasks); the rewrite of its own line is concrete."""
+    "use np.where(condition, ...)", the 1.5B model returned its `if done:` program unchanged (stop 30: its
+    mountaincar and acrobot answers, in both iterations); the rewrite of its own line is concrete."""
     frames = _frames(exc.__traceback__)
     line = (frames[-1].line or "").strip() if frames else ""
     found = re.fullmatch(r"(?:el)?if\s+(.+?)\s*:|while\s+(.+?)\s*:", line)
