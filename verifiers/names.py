@@ -64,9 +64,10 @@ def read_before_assigned(source: str) -> str | None:
 
     `goal_reached = goal_reached(next_obs)` inside compute_reward makes `goal_reached` local to it, so
     the helper of that name is hidden and the call is an UnboundLocalError (measured, stop 30: a 1.5B
-    model's acrobot and mountaincar rewards). Only the first assignment in the function is read, and only
-    when it reads its own target (`x = x(...)`, `x += ...`): executed, that statement always raises, so the
-    check never rejects code that would have run; a parameter, `global` or `nonlocal` name is skipped."""
+    model's acrobot and mountaincar rewards). Only a name's first assignment in the function is read, only
+    when it reads its own target (`x = x(...)`, `x += ...`) and is in no loop or try: executed, that
+    statement always raises, so the check never rejects code that would have run; a parameter, `global` or
+    `nonlocal` name is skipped."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, MemoryError, RecursionError, ValueError):
@@ -106,29 +107,37 @@ def _own_nodes(fn: ast.AST, scopes: tuple[type, ...] = SCOPES) -> list[ast.AST]:
     return out
 
 
+#: statements under these may run after a later one (a loop) or have their NameError caught (a try)
+GUARDS = (ast.For, ast.AsyncFor, ast.While, ast.Try, ast.TryStar)
+
+
 def _first_self_read(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[str, int] | None:
+    """The name and line of fn's first assignment to a name that reads that name, when it is the name's
+    first binding in fn and unguarded (in no loop or try), so that running it always raises."""
     own = _own_nodes(fn)
     skip = {a.arg for a in ast.walk(fn.args) if isinstance(a, ast.arg)}
     for node in own:
         if isinstance(node, ast.Global | ast.Nonlocal):
             skip.update(node.names)
-    stores = [n for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in skip]
     first: dict[str, ast.Name] = {}
+    stores = (n for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id not in skip)
     for n in sorted(stores, key=lambda n: (n.lineno, n.col_offset)):
         first.setdefault(n.id, n)
+    guarded = {id(n) for g in own if isinstance(g, GUARDS) for n in _own_nodes(g) if n is not g}
     statements = [s for s in own if isinstance(s, ast.Assign | ast.AugAssign | ast.AnnAssign)]
-    for name, target in sorted(first.items(), key=lambda kv: (kv[1].lineno, kv[1].col_offset)):
-        for stmt in statements:
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            if not any(target in ast.walk(t) for t in targets):
-                continue
-            if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
-                return name, stmt.lineno
-            value = stmt.value
-            reads = value is not None and any(
-                isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-                for n in _own_nodes(value, (*SCOPES, ast.IfExp, ast.BoolOp))  # a read it may skip
-            )
-            if reads:
-                return name, stmt.lineno
+    for stmt in sorted(statements, key=lambda s: s.lineno):
+        if id(stmt) in guarded:
+            continue
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        names = [n for t in targets for n in ast.walk(t) if isinstance(n, ast.Name) and first.get(n.id) is n]
+        for target in names:
+            if isinstance(stmt, ast.AugAssign) or _reads(stmt.value, target.id):
+                return target.id, stmt.lineno
     return None
+
+
+def _reads(value: ast.expr | None, name: str) -> bool:
+    """Whether evaluating `value` always reads `name` (a read under `and`, `or` or `x if c else y` may be
+    skipped, one in a nested scope is another scope's)."""
+    nodes = _own_nodes(value, (*SCOPES, ast.IfExp, ast.BoolOp)) if value is not None else []
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in nodes)

@@ -23,8 +23,8 @@ def test_a_helper_hidden_by_a_local_of_its_name_is_named_with_its_line() -> None
     assert first.startswith("line 3: `goal_reached` is read before compute_reward assigns it")
     assert "give the result another name, e.g. `goal_reached_value`" in first
     assert second.strip() == "3 | goal_reached = goal_reached(next_obs)"
-    counted = "def f(x):\n    total += x\n    return total\n"
-    assert (read_before_assigned(counted) or "").startswith("line 2: `total` is read before f assigns it")
+    counted = "def f(x):\n    if x:\n        pass\n    total += x\n    return total\n"
+    assert (read_before_assigned(counted) or "").startswith("line 4: `total` is read before f assigns it")
 
 
 @pytest.mark.parametrize(
@@ -36,6 +36,10 @@ def test_a_helper_hidden_by_a_local_of_its_name_is_named_with_its_line() -> None
         "def f(x):\n    y = 1 if x else y\n    return y\n",  # a read that may be skipped
         "def f(x):\n    global T\n    T = T + x\n",
         "def f(x):\n    for y in x:\n        pass\n    y = y + 1\n    return y\n",  # first bound by the loop
+        # in a loop, a later line may have run first; in a try, the UnboundLocalError may be caught
+        "def f(x):\n    for i in x:\n        if i:\n            t = t + i\n        else:\n"
+        "            t = 0\n",
+        "def f(x):\n    try:\n        t = t + x\n    except NameError:\n        t = x\n    return t\n",
         "def f(x)\n    return x\n",  # does not parse: another check reports it
         "y = 1\ny = y + 1\n",  # module level: not a function's local
     ],

@@ -192,6 +192,11 @@ async def test_a_returned_policy_is_scored_by_the_host_not_by_the_job() -> None:
 USES_ENV_CONSTANTS = """import numpy as np
 
 PARAMS["force"] = 0.0  # a copy: the trainer's dynamics keep their force
+# the helpers' module is this process's copy too: forging its goal test or its constants, which the trainer
+# and the host's scoring would use were it shared, changes nothing they measure
+goal_reached.__globals__["goal"] = lambda state: np.ones(len(state), dtype=bool)
+goal_reached.__globals__["GOAL_POSITION"] = -10.0
+goal_reached.__globals__["PARAMS"]["force"] = 0.0
 
 
 def compute_reward(obs, action, next_obs, done):
