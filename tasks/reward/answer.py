@@ -10,7 +10,8 @@ the token limit keeps its longest prefix of whole statements when that still def
 a complete answer whose module-level script after the definitions does not parse (a small model writes `for _
 in range(6):` with only a comment as its body, after a correct reward): the script would be dropped anyway,
 and a syntax error in it says nothing about the reward. A syntax error inside a definition is still the
-candidate's error.
+candidate's error. Last, one environment's control flow (`if done:`, `a and b` on arrays) is written
+element-wise (tasks/reward/elementwise.py).
 
 Nothing here runs the code: it is parsed with `ast` only.
 """
@@ -23,6 +24,7 @@ import sys
 
 from agent.kernel.errors import ParseError
 from tasks.parsing import code_block
+from tasks.reward import elementwise
 
 LIBRARIES = frozenset({"np", "numpy", "math"})
 #: pure builtins a constant may be built with (`RANDOMISE = dict(force=(0.8, 1.2))` reaches its validator)
@@ -57,7 +59,7 @@ def reward_source(text: str) -> str:
     dropped = [n for n in tree.body if not _is_definition(n)]
     unused = _unused([n for n in tree.body if _is_definition(n)])
     if not dropped and not unused and not truncated and salvaged is None:
-        return source
+        return elementwise.rewrite(source)
     for node in dropped + unused:
         first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         skip.update(range(first, (node.end_lineno or node.lineno) + 1))
@@ -73,7 +75,7 @@ def reward_source(text: str) -> str:
     if salvaged is not None:
         notes.append(salvaged)
     kept = [line for number, line in enumerate(lines, 1) if number not in skip]
-    return "\n".join(notes + kept).rstrip() + "\n"
+    return elementwise.rewrite("\n".join(notes + kept).rstrip() + "\n")
 
 
 def _bound(node: ast.Import | ast.ImportFrom) -> list[str]:
