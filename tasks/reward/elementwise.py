@@ -9,7 +9,7 @@ free-form rewards 0 of 12 trained, an `if` on arrays the first cause). So the ha
 meant:
 
 - `a and b`, `a or b`, `not a` -> np.logical_and / np.logical_or / np.logical_not (each operand's truth per
-  environment, as Python takes it for one);
+  environment, as Python takes it for one), and a chained `a < b < c` -> np.logical_and(a < b, b < c);
 - `x if c else y` -> np.where(c, x, y);
 - an `if c:` statement whose branches only assign names -> both branches computed for every environment, then
   each name chosen per environment (if-conversion): `r = np.where(c, r + 10.0, r)`;
@@ -277,6 +277,23 @@ class _Writer(ast.NodeTransformer):
             return node
         self._say(node, "np.logical_not")
         return ast.copy_location(_np("logical_not", node.operand), node)
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        """`a < b < c` is `a < b and b < c` to Python, which raises on arrays."""
+        array = len(node.ops) > 1 and any(map(self._array, [node.left, *node.comparators]))
+        self.generic_visit(node)
+        if not array:
+            return node
+        self._say(node, "np.logical_and")
+        operands = [node.left, *node.comparators]
+        pairs = [
+            ast.Compare(left=copy.deepcopy(a), ops=[op], comparators=[copy.deepcopy(b)])
+            for a, op, b in zip(operands, node.ops, operands[1:], strict=False)
+        ]
+        out: ast.expr = pairs[0]
+        for pair in pairs[1:]:
+            out = _np("logical_and", out, pair)
+        return ast.copy_location(out, node)
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
         array = self._array(node.test)

@@ -49,6 +49,10 @@ REWRITTEN = {
         "    reward = (pos > 0.1 and vel > 0.0) or done\n",
         "np.logical_or(np.logical_and(pos > 0.1, vel > 0.0), done)",
     ),
+    "chained comparison": (
+        "    reward = vel\n    if -0.5 < pos <= 0.5:\n        reward = 2.0 * vel\n",
+        "reward = np.where(np.logical_and(-0.5 < pos, pos <= 0.5), 2.0 * vel, reward)",
+    ),
     "conditional expression": (
         "    reward = 1.0 if pos > 0 else vel\n",
         "reward = np.where(pos > 0, 1.0, vel)",
