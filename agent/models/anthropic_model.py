@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from agent.kernel.errors import ModelError, TransientModelError
+from agent.kernel.model import split_answer_start
 from agent.kernel.types import Completion, Message, Usage
 from agent.models import pricing
 from agent.models.base import PROVIDERS, ApiModel, ModelSettings
@@ -61,7 +62,9 @@ class AnthropicModel(ApiModel):
     async def _complete(
         self, messages: Sequence[Message], temperature: float, max_tokens: int, seed: int | None
     ) -> Completion:
-        system, turns = split_system(messages)
+        # the answer's start is left out (agent/kernel/model.py): a prefill is refused by some models and
+        # with extended thinking, and a whole answer is what the task parses either way
+        system, turns = split_system(split_answer_start(messages)[0])
         request: dict[str, Any] = {"model": self.model, "messages": turns, "max_tokens": max_tokens}
         if system is not None:
             request["system"] = system

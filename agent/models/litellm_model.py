@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agent.kernel.errors import ConfigError, MissingCredentialsError, ModelError, TransientModelError
+from agent.kernel.model import split_answer_start
 from agent.kernel.types import Completion, Message
 from agent.models import pricing
 from agent.models.base import PROVIDERS, ApiModel, ModelSettings
@@ -56,7 +57,8 @@ class LiteLLMModel(ApiModel):
     ) -> Completion:
         request: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            # chat-completions cannot continue an answer: its start is left out (agent/kernel/model.py)
+            "messages": [{"role": m.role, "content": m.content} for m in split_answer_start(messages)[0]],
             "temperature": temperature,
             "max_tokens": max_tokens,
             "timeout": self.settings.timeout_s,

@@ -37,6 +37,7 @@ from typing import Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from agent.kernel.errors import ConfigError, ModelError
+from agent.kernel.model import split_answer_start
 from agent.kernel.types import Completion, Message, Usage
 from agent.models.base import PROVIDERS, ModelSettings
 from agent.models.gguf_check import GGUFError, GGUFInfo, read_gguf
@@ -291,26 +292,50 @@ class LocalModel:
             raise ValueError("n must be >= 1")
         key = (str(self.path.resolve()), self.n_ctx, self.prompt_cache_mb)
         loaded = _LOADED.get(key) or await asyncio.to_thread(self.load)
-        chat = [{"role": m.role, "content": m.content} for m in messages]
+        before, start = split_answer_start(messages)
+        chat = [{"role": m.role, "content": m.content} for m in before]
         loop = asyncio.get_running_loop()
         base = random.randrange(2**31) if seed is None else seed
         completions = []
         for i in range(n):  # one job per sample: concurrent runs interleave instead of waiting for all n
             job = loop.run_in_executor(
-                loaded.executor, self._sample, loaded, chat, temperature, max_tokens, (base + i) % 2**31
+                loaded.executor,
+                self._sample,
+                loaded,
+                chat,
+                start,
+                temperature,
+                max_tokens,
+                (base + i) % 2**31,
             )
             completions.append(await job)
         return completions
 
     def _sample(
-        self, loaded: LoadedModel, chat: list[dict[str, str]], temperature: float, max_tokens: int, seed: int
+        self,
+        loaded: LoadedModel,
+        chat: list[dict[str, str]],
+        start: str,
+        temperature: float,
+        max_tokens: int,
+        seed: int,
     ) -> Completion:
+        """One answer; with a `start` (agent/kernel/model.py), the answer continues it and includes it."""
         started = time.monotonic()
         with loaded.lock:
             try:
-                response = loaded.llama.create_chat_completion(
-                    messages=chat, temperature=temperature, max_tokens=max_tokens, seed=seed
-                )
+                if start and (prompt := continuation_prompt(loaded.llama, chat, start)) is not None:
+                    tokens, stop, criteria = prompt
+                    response = loaded.llama.create_completion(
+                        prompt=tokens, temperature=temperature, max_tokens=max_tokens, seed=seed, stop=stop,
+                        stopping_criteria=criteria,
+                    )  # fmt: skip
+                    text = start + (response["choices"][0].get("text") or "")
+                else:
+                    response = loaded.llama.create_chat_completion(
+                        messages=chat, temperature=temperature, max_tokens=max_tokens, seed=seed
+                    )
+                    text = response["choices"][0]["message"].get("content") or ""
             except ValueError as e:
                 raise ModelError(self._explain(e)) from e
             except RuntimeError as e:
@@ -318,7 +343,7 @@ class LocalModel:
         choice = response["choices"][0]
         usage = response.get("usage") or {}
         return Completion(
-            text=choice["message"].get("content") or "",
+            text=text,
             model=self.name,
             usage=Usage(
                 prompt_tokens=int(usage.get("prompt_tokens", 0)),
@@ -343,6 +368,33 @@ class LocalModel:
 
     async def close(self) -> None:
         """Nothing to free: the loaded weights are shared with other runs; see `unload_all`."""
+
+
+def continuation_prompt(
+    llama: Any, chat: list[dict[str, str]], start: str
+) -> tuple[list[int], list[str], Any] | None:
+    """The tokens of `chat` as the model's own chat template renders it for its next answer, followed by
+    `start`, and the template's stop strings and criteria; None for a model without a chat template (it
+    then answers from the start). Rendered as create_chat_completion does (llama_cpp's Jinja2ChatFormatter,
+    its tokens with special tokens parsed), so that the answer differs only by beginning with `start`."""
+    template = (getattr(llama, "metadata", None) or {}).get("tokenizer.chat_template")
+    if not template:
+        return None
+    from llama_cpp import llama_chat_format
+
+    def text(token: int) -> str:
+        return llama._model.token_get_text(token) if token != -1 else ""
+
+    eos = llama.token_eos()
+    formatter = llama_chat_format.Jinja2ChatFormatter(
+        template=template, eos_token=text(eos), bos_token=text(llama.token_bos()), stop_token_ids=[eos]
+    )
+    result = formatter(messages=chat)
+    tokens = llama.tokenize(
+        (result.prompt + start).encode("utf-8"), add_bos=not result.added_special, special=True
+    )
+    stop = [] if result.stop is None else [result.stop] if isinstance(result.stop, str) else list(result.stop)
+    return tokens, stop, result.stopping_criteria
 
 
 @PROVIDERS.register("local")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agent.kernel.errors import ModelError, TransientModelError
+from agent.kernel.model import split_answer_start
 from agent.kernel.types import Completion, Message
 from agent.models import pricing
 from agent.models.base import PROVIDERS, ApiModel, ModelSettings
@@ -101,7 +102,8 @@ class OpenAIModel(ApiModel):
     ) -> dict[str, Any]:
         request: dict[str, Any] = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            # chat-completions cannot continue an answer: its start is left out (agent/kernel/model.py)
+            "messages": [{"role": m.role, "content": m.content} for m in split_answer_start(messages)[0]],
             "temperature": temperature,
             self._max_tokens_param: max_tokens,
         }

@@ -282,6 +282,7 @@ class Search:
         infrastructure breaker tripped (then nothing of this iteration but its model calls is recorded, so a
         resume replays those calls and verifies their answers again)."""
         plan = self.strategy.plan(self.archive, self.settings, iteration, rng, self.task)
+        plan = plan.with_answer_start(self.task.answer_start)
 
         recorded = self.store.recorded_calls(self.run_id, self.key, iteration)
         replayable = {s for s, call in recorded.items() if call.ok}

@@ -254,6 +254,7 @@ class PipelinedSearch(Search):
         rng = random.Random(self.settings.sample_seed(iteration, 0))
         view = self._index.view(seen)
         plan = self.strategy.plan(view, self.settings, iteration, rng, self.task)
+        plan = plan.with_answer_start(self.task.answer_start)
         wanted = sorted(replay.calls) if replay is not None else list(range(samples))
         if replay is None:
             self._planned += 1

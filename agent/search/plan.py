@@ -12,7 +12,7 @@ so a failure gets its one repair prompt without taking the whole iteration from 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agent.kernel.records import RecordedHypothesis
@@ -30,6 +30,18 @@ class Plan:
     meta: dict[str, Any] = field(default_factory=dict)  # recorded in every child's meta
     edit_base: str | None = None  # diff edits: the parent's content the SEARCH blocks apply to
     repairs: tuple[Plan, ...] = ()  # the plans of the first len(repairs) samples
+
+    def with_answer_start(self, text: str) -> Plan:
+        """This plan with `text` as the start of the answers to its whole-solution prompts
+        (Task.answer_start): a last, assistant message the model continues. Prompts that may be answered
+        by diff edits (an `edit_base`) are left as they are: an edit does not start like a whole solution."""
+        if not text:
+            return self
+        messages = self.messages
+        if self.edit_base is None and not (messages and messages[-1].role == "assistant"):
+            messages = [*messages, Message(role="assistant", content=text)]
+        repairs = tuple(r.with_answer_start(text) for r in self.repairs)
+        return replace(self, messages=messages, repairs=repairs)
 
     def for_sample(self, sample: int) -> Plan:
         """The plan sample `sample` answers: its repair's, or this one."""

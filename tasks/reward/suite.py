@@ -81,6 +81,13 @@ COMPLETION_TOKENS = 640
 DR_COMPLETION_TOKENS = 768
 
 
+#: how a free-form answer starts, for a model that continues one (Task.answer_start): asked to write
+#: compute_reward first, the 1.5B model began 4 of its 12 free-form answers of seed 0 (this machine, stop 31)
+#: by copying the environment's source after the import, and the completion limit cut them off before
+#: compute_reward. The scaffold's answers start with its weights, so they get none.
+ANSWER_START = "```python\nimport numpy as np\n\n\ndef compute_reward(obs, action, next_obs, done):\n"
+
+
 def in_scope_text(problem: RewardProblem) -> str:
     """Exactly the names the candidate's module finds defined (verifiers/reward/precheck.scope says which)."""
     from verifiers.reward.precheck import scope
@@ -129,6 +136,7 @@ def make_task(key: str, *, scaffold: bool = False) -> Task:
         uses_sandbox=True,
         needs=NEEDS,
         completion_tokens=COMPLETION_TOKENS,
+        answer_start="" if scaffold else ANSWER_START,
         info={
             "trainer": problem.trainer.__name__.rsplit(".", 1)[-1],
             "search_seeds": ",".join(map(str, SEARCH_SEEDS)),

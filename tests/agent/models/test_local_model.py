@@ -67,6 +67,23 @@ async def test_seeds_make_samples_reproducible() -> None:
     assert [c.text for c in a] == [c.text for c in b]
 
 
+async def test_an_answer_start_is_continued_and_is_part_of_the_answer() -> None:
+    """The answer begins with the start, the prompt is the chat template's own rendering plus the start's
+    tokens (as create_chat_completion renders it), and a seed reproduces the continuation."""
+    model = make_model(SMOL)
+    start = "```python\ndef add(a, b):\n"
+    chat = ask("Write a Python function that adds two numbers.")
+    [plain] = await model.generate(chat, temperature=0.0, max_tokens=8, seed=1)
+    started = [*chat, Message(role="assistant", content=start)]
+    [first] = await model.generate(started, max_tokens=24, seed=5)
+    [second] = await model.generate(started, max_tokens=24, seed=5)
+    assert first.text.startswith(start) and len(first.text) > len(start)
+    assert first.text == second.text
+    loaded = model.load()  # type: ignore[attr-defined]
+    added = len(loaded.llama.tokenize(start.encode(), add_bos=False, special=True))
+    assert first.usage.prompt_tokens == plain.usage.prompt_tokens + added
+
+
 async def test_two_runs_share_one_loaded_model_without_mixing_outputs() -> None:
     first, second = make_model(SMOL), make_model(SMOL)
     assert first is not second

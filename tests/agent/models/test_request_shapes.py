@@ -35,6 +35,23 @@ async def test_openai_sends_one_seed_per_sample() -> None:
     assert [m["role"] for m in bodies[0]["messages"]] == ["system", "user", "user"]
 
 
+@pytest.mark.parametrize("spec", ["openai/gpt-test", "litellm/openai/gpt-test", "anthropic/claude-test"])
+async def test_the_api_adapters_leave_an_answer_start_out_and_answer_whole(spec: str) -> None:
+    """A last assistant message is the answer's start (agent/kernel/model.py): chat-completions cannot
+    continue it and some Anthropic models refuse a prefill, so it is not sent, and the text is the reply."""
+    start = Message(role="assistant", content="```python\ndef sky():\n")
+    with ScriptedLLMServer("```python\ndef sky():\n    return 'blue'\n```") as server:
+        url = server.anthropic_base_url if spec.startswith("anthropic") else server.openai_base_url
+        model = make_model(spec, ModelSettings(base_url=url, backoff_base_s=0.01))
+        try:
+            [completion] = await model.generate([*CHAT, start])
+        finally:
+            await model.close()
+    roles = [m["role"] for m in server.requests[0].body["messages"]]
+    assert "assistant" not in roles and roles[-1] == "user"
+    assert completion.text == "```python\ndef sky():\n    return 'blue'\n```"
+
+
 async def test_openai_without_seed_sends_none() -> None:
     with ScriptedLLMServer("blue") as server:
         await _generate("openai/gpt-test", server.openai_base_url)
