@@ -77,6 +77,12 @@ time per training run; every name must be defined, and it is checked on random i
 finite non-zero gradients). Answer with one ```python code block holding the complete module."""
 
 
+#: how a free-form answer starts for a model that continues one (Task.answer_start): the signature, with
+#: torch, F, math and np already in scope; the 1.5B model's free-form answers wrapped the loss in classes and
+#: extra public functions (stop 30). The scaffold's answers start with its template, so they get none.
+ANSWER_START = "```python\ndef loss(logits, targets):\n"
+
+
 def build(
     config: DigitsConfig | None = None, *, sandbox: Sandbox | None = None, scaffold: bool = False
 ) -> Task:
@@ -101,6 +107,7 @@ def build(
         seed_candidates=CLASSIFICATION_SEEDS,
         uses_sandbox=True,
         completion_tokens=COMPLETION_TOKENS,
+        answer_start="" if scaffold else ANSWER_START,
         needs=Needs(host_modules=("sklearn",), sandbox_modules=("torch", "numpy"), extra="loss"),
         info={
             "metric": "clean validation accuracy, mean over seeds 0-2 (held-out: test split, seeds 100-102)",
