@@ -149,16 +149,28 @@ def _spent_on(tree: ast.Module) -> str:
 def _is_definition(node: ast.stmt) -> bool:
     """Imports, functions, classes, docstrings and constants: what defining a reward module needs.
 
-    An assignment is a constant when every call in its value is a numpy or math function or a pure builtin
-    (`W = np.array([1.0, 2.0])`); `trainer = Trainer(...)` belongs to a demo script and would fail on import.
+    An assignment is a constant when it binds names and every call in its value is a numpy or math function
+    or a pure builtin (`W = np.array([1.0, 2.0])`); `trainer = Trainer(...)` belongs to a demo script and
+    would fail on import, and so does an assignment into something (the 1.5B model's own "tuning" line
+    `TUNABLE["W_HEIGHT"], _ = np.random.uniform(*TUNABLE["W_HEIGHT"])`, acrobot scaffold, stop 31).
     """
     if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return True
     if isinstance(node, ast.Expr):
         return isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
     if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        if not all(_binds_names(t) for t in targets):
+            return False
         return all(_library_call(call) for call in ast.walk(node.value) if isinstance(call, ast.Call))
     return False
+
+
+def _binds_names(target: ast.expr) -> bool:
+    """`W`, `A, B` or `[A, B]`: a target that only binds names (not `D["k"]` or `obj.attr`)."""
+    if isinstance(target, ast.Tuple | ast.List):
+        return all(_binds_names(t) for t in target.elts)
+    return isinstance(target, ast.Name)
 
 
 def _library_call(call: ast.Call) -> bool:

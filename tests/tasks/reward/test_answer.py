@@ -48,6 +48,15 @@ def test_a_demo_script_after_the_reward_is_dropped_and_said_so() -> None:
     assert "def compute_reward" in out and "W = 2.0" in out
 
 
+def test_an_assignment_into_a_module_level_name_is_script_not_a_constant() -> None:
+    """The acrobot scaffold answers of stop 31 (seed 2) failed on import with their own "tuning" line."""
+    head = 'W_HEIGHT = 1.0\nTUNABLE = {"W_HEIGHT": (0.0, 10.0)}\nA, [B, C] = 1.0, [2.0, 3.0]\n'
+    script = 'TUNABLE["W_HEIGHT"], _ = np.random.uniform(*TUNABLE["W_HEIGHT"])\nnp.random.seed = 0\n'
+    out = reward_source(f"```python\n{head}{REWARD}\n{script}```")
+    assert "np.random.uniform" not in out and "np.random.seed" not in out
+    assert "dropped 2 top-level statement(s)" in out and head in out
+
+
 def test_an_answer_cut_off_by_the_token_limit_keeps_its_complete_statements() -> None:
     cut = f"```python\n{REWARD}\n\ndef helper(x):\n    return x +"  # no closing fence, mid-statement
     out = reward_source(cut)
