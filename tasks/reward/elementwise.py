@@ -82,30 +82,46 @@ def _edits(tree: ast.Module, source: str) -> tuple[list[tuple[int, int, str]], l
     for function in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
         args = function.args
         params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-        writer = _Writer(_arrays(function), params, taken, source)
-        for statement in function.body:
-            new = writer.statements(statement)
+        writer = _Writer(_arrays(function), params, taken, source, reward=function.name == "compute_reward")
+        body = function.body
+        for i, statement in enumerate(body):
+            early = _early_return(statement, body[i + 1 :])
+            new = None
+            if early is not None and writer._array(early.test):
+                defined = set(writer.defined)
+                new = writer.statements(early)
+                writer.defined = defined
+            original = statement
+            if new is None:
+                new = writer.statements(statement)
+            else:
+                statement = early  # the `if` and the rest of the function, as one `if ... else`
             if new is None:
                 continue
-            if _shares_a_line(statement, tree):
+            if _shares_a_line(statement, tree, original):
                 raise ValueError("a rewritten statement shares its line")  # rare (`a; b`): leave it all
             indent = " " * statement.col_offset
             text = "\n".join(indent + line for s in new for line in ast.unparse(s).splitlines())
             edits.append((statement.lineno, statement.end_lineno or statement.lineno, text))
+            if statement is early:
+                break
         said += writer.said
     return edits, said
 
 
-def _shares_a_line(statement: ast.stmt, tree: ast.Module) -> bool:
+def _shares_a_line(statement: ast.stmt, tree: ast.Module, original: ast.stmt) -> bool:
+    """Whether a statement outside `statement` (the tree's `original`, or the `if` an early return was read
+    into) shares one of its lines."""
     first, last = statement.lineno, statement.end_lineno or statement.lineno
     for other in ast.walk(tree):
         if (
             isinstance(other, ast.stmt)
             and other is not statement
+            and other is not original
             and (other.end_lineno or other.lineno) >= first
             and other.lineno <= last
             and not _within(other, statement)
-            and not _within(statement, other)
+            and not _within(original, other)
         ):
             return True
     return False
@@ -223,7 +239,10 @@ def _np(name: str, *args: ast.expr, **keywords: ast.expr) -> ast.Call:
 class _Writer(ast.NodeTransformer):
     """Rewrites one function's statements (see the module's docstring); `said` lists what it rewrote."""
 
-    def __init__(self, arrays: set[str], params: set[str], taken: set[str], source: str) -> None:
+    def __init__(
+        self, arrays: set[str], params: set[str], taken: set[str], source: str, *, reward: bool = False
+    ) -> None:
+        self.reward = reward  # compute_reward: a 2-tuple it returns is (reward, components)
         self.arrays = arrays
         self.taken = taken
         self.source = source
@@ -234,12 +253,20 @@ class _Writer(ast.NodeTransformer):
         """The rewrite of one of the function's statements, or None where it is left as written."""
         count = len(self.said)
         new = self.visit(copy.deepcopy(statement))
-        self.defined |= {
-            n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-        }
+        self.defined |= _stored(statement)
         if len(self.said) == count:
             return None
         return new if isinstance(new, list) else [new]
+
+    def _block(self, statements: list[ast.stmt]) -> list[ast.stmt]:
+        """A branch's statements rewritten in order, each seeing the names the ones before it bound."""
+        defined, out = set(self.defined), []
+        for statement in statements:
+            new = self.visit(statement)
+            out += new if isinstance(new, list) else [new]
+            self.defined |= _stored(statement)
+        self.defined = defined
+        return out
 
     def _say(self, node: ast.AST, how: str, prefix: str = "") -> None:
         text = (ast.get_source_segment(self.source, node) or ast.unparse(node)).split("\n")[0]
@@ -337,10 +364,12 @@ class _Writer(ast.NodeTransformer):
         original = copy.deepcopy(node)
         node.test = self.visit(node.test)
         in_test = len(self.said)
-        self.generic_visit(node)  # (the test again: already rewritten, nothing more to say)
+        node.body, node.orelse = self._block(node.body), self._block(node.orelse)
         if not array:
             return node
         converted = _if_converted(node, self.defined, self._fresh)
+        if converted is None:
+            converted = _returns_converted(node, self._fresh, self.reward)
         if converted is None:  # left as written, inner rewrites and all: the pre-check names the `if`
             del self.said[said:]
             return original
@@ -448,6 +477,103 @@ def _if_converted(node: ast.If, defined: set[str], fresh) -> list[ast.stmt] | No
     for statement in out:
         ast.fix_missing_locations(statement)
     return out
+
+
+def _stored(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _returns(nodes: Iterable[ast.AST]) -> bool:
+    return any(isinstance(n, ast.Return) for n in _own_nodes(list(nodes)))  # type: ignore[arg-type]
+
+
+def _early_return(statement: ast.stmt, rest: list[ast.stmt]) -> ast.If | None:
+    """`if c: ...; return x` followed by the rest of the function, which returns only at its end, as the
+    `if c: ...; return x else: <the rest>` it means; None for any other statement."""
+    if not (isinstance(statement, ast.If) and not statement.orelse and rest):
+        return None
+    if not (isinstance(statement.body[-1], ast.Return) and isinstance(rest[-1], ast.Return)):
+        return None
+    if _returns(rest[:-1]):
+        return None
+    early = ast.copy_location(ast.If(test=statement.test, body=statement.body, orelse=rest), statement)
+    early.end_lineno, early.end_col_offset = rest[-1].end_lineno, rest[-1].end_col_offset
+    return early
+
+
+def _returns_converted(node: ast.If, fresh, reward: bool) -> list[ast.stmt] | None:  # type: ignore[no-untyped-def]
+    """`if c: <assignments>; return x else: <anything that returns only at its end, y>` as: the branch's
+    assignments and x computed for every environment into names of their own, the other branch as written,
+    then `return` x or y chosen per environment (element by element of a tuple; a components dict key by
+    key, 0.0 where a branch has no such component: components only describe the reward). None where the
+    branches do not have that shape."""
+    body = _branch(node.body[:-1]) if node.body and isinstance(node.body[-1], ast.Return) else None
+    rest = node.orelse
+    if body is None or not rest or not isinstance(rest[-1], ast.Return) or _returns(rest[:-1]):
+        return None
+    chosen, other = node.body[-1].value, rest[-1].value  # type: ignore[attr-defined]
+    if chosen is None or other is None:
+        return None
+    if isinstance(chosen, ast.Tuple) != isinstance(other, ast.Tuple):
+        return None
+    pairs = (
+        list(zip(chosen.elts, other.elts, strict=True))
+        if isinstance(chosen, ast.Tuple)
+        else [(chosen, other)]
+    )
+    if isinstance(chosen, ast.Tuple) and len(chosen.elts) != len(other.elts):  # type: ignore[union-attr]
+        return None
+    cond = fresh("condition")
+    out: list[ast.stmt] = [ast.Assign(targets=[ast.Name(id=cond, ctx=ast.Store())], value=node.test)]
+    renamed: dict[str, ast.expr] = {}
+    for s in body:
+        name = _target(s)
+        value = _Renamer(renamed).visit(copy.deepcopy(_value(s, ast.Name(id=name, ctx=ast.Load()))))
+        temp = fresh(f"{name}_if")
+        out.append(ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=value))
+        renamed[name] = ast.Name(id=temp, ctx=ast.Load())
+    saved = []
+    for i, (mine, _) in enumerate(pairs):
+        temp = fresh("returned_if" if len(pairs) == 1 else f"returned_if_{i}")
+        out.append(
+            ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=_Renamer(renamed).visit(mine))
+        )
+        saved.append(ast.Name(id=temp, ctx=ast.Load()))
+    out += rest[:-1]
+    test = ast.Name(id=cond, ctx=ast.Load())
+    merged = []
+    for i, ((mine, theirs), kept) in enumerate(zip(pairs, saved, strict=True)):
+        components = (
+            isinstance(mine, ast.Dict)
+            or isinstance(theirs, ast.Dict)
+            or (reward and len(pairs) == 2 and i == 1)
+        )
+        if components:
+            temp = fresh("returned_else" if len(pairs) == 1 else f"returned_else_{i}")
+            out.append(ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=theirs))
+            merged.append(_merged_dicts(test, kept, ast.Name(id=temp, ctx=ast.Load())))
+        else:
+            merged.append(_np("where", test, kept, theirs))
+    value = ast.Tuple(elts=merged, ctx=ast.Load()) if isinstance(chosen, ast.Tuple) else merged[0]
+    out.append(ast.Return(value=value))
+    for statement in out:
+        ast.fix_missing_locations(statement)
+    return out
+
+
+def _merged_dicts(test: ast.expr, mine: ast.expr, theirs: ast.expr) -> ast.expr:
+    """{key: np.where(test, mine.get(key, 0.0), theirs.get(key, 0.0)) for key in {**mine, **theirs}}"""
+    key = ast.Name(id="key", ctx=ast.Load())
+
+    def get(d: ast.expr) -> ast.expr:
+        func = ast.Attribute(value=copy.deepcopy(d), attr="get", ctx=ast.Load())
+        return ast.Call(func=func, args=[key, ast.Constant(0.0)], keywords=[])
+
+    keys = ast.Dict(keys=[None, None], values=[copy.deepcopy(mine), copy.deepcopy(theirs)])
+    loop = ast.comprehension(target=ast.Name(id="key", ctx=ast.Store()), iter=keys, ifs=[], is_async=0)
+    return ast.DictComp(
+        key=key, value=_np("where", copy.deepcopy(test), get(mine), get(theirs)), generators=[loop]
+    )
 
 
 class _Renamer(ast.NodeTransformer):

@@ -61,6 +61,18 @@ REWRITTEN = {
         "    h = pos * vel\n    reward = max(h, 0.0) + min(pos, vel, 0.1)\n",
         "reward = np.maximum(h, 0.0) + np.minimum(np.minimum(pos, vel), 0.1)",
     ),
+    "both branches return": (
+        '    if done:\n        bonus = 10.0 * vel\n        return pos + bonus, {"goal": bonus}\n'
+        '    else:\n        return -vel, {"speed": vel}\n',
+        "return (np.where(condition, returned_if_0, -vel), {key: np.where(condition, returned_if_1.get(key, "
+        "0.0)",
+    ),
+    "an early return": (
+        "    if pos > 0.4 and not done:\n        return 2.0 * vel, {}\n    reward = vel\n"
+        "    if done:\n        reward = reward + 1.0\n",
+        "reward = np.where(done, reward + 1.0, reward)\n"
+        "    returned_else_1 = {'r': reward}\n    return (np.where(condition, returned_if_0, reward)",
+    ),
     "a helper's parameter": (
         "    reward = shaped(pos, done)\n",
         "return np.where(np.logical_and(x > 0.0, np.logical_not(d)), x, 0.0)",
@@ -118,7 +130,10 @@ def test_math_float_and_int_become_numpy_functions_of_each_value() -> None:
 
 
 LEFT = {
-    "a branch that returns": "    if done:\n        return pos, {}\n    reward = vel\n",
+    "a return in a loop after it": (
+        "    if done:\n        return pos, {}\n    reward = vel\n"
+        "    for i in range(2):\n        if pos > i:\n            return vel, {}\n"
+    ),
     "a name bound in one branch only": "    if done:\n        bonus = 1.0\n    reward = vel\n",
     "a while": "    reward = vel\n    while pos > 0:\n        pos = pos - 1\n",
     "a test on numbers": (
