@@ -12,7 +12,9 @@ meant:
   environment, as Python takes it for one), and a chained `a < b < c` -> np.logical_and(a < b, b < c);
 - `x if c else y` -> np.where(c, x, y);
 - an `if c:` statement whose branches only assign names -> both branches computed for every environment, then
-  each name chosen per environment (if-conversion): `r = np.where(c, r + 10.0, r)`;
+  each name chosen per environment (if-conversion): `r = np.where(c, r + 10.0, r)`; one whose branches both
+  return, or that returns early before the rest of the function -> one return choosing per environment (the
+  `if` statements: tasks/reward/branches.py);
 - `math.f(x)` -> np.f(x) where numpy has the same function; `max(a, b)` / `min(a, b)` of two values ->
   np.maximum / np.minimum; `float(x)` -> np.asarray(x, dtype=float); `int(x)` -> np.asarray(x).astype(int);
 
@@ -34,7 +36,16 @@ from __future__ import annotations
 
 import ast
 import copy
-from collections.abc import Iterable, Sequence
+
+from tasks.reward.branches import (
+    early_return,
+    if_converted,
+    np_call,
+    own_nodes,
+    reads,
+    returns_converted,
+    stored,
+)
 
 #: math's functions numpy has under the same meaning, by numpy's name where it differs
 MATH_TO_NUMPY = {
@@ -85,7 +96,7 @@ def _edits(tree: ast.Module, source: str) -> tuple[list[tuple[int, int, str]], l
         writer = _Writer(_arrays(function), params, taken, source, reward=function.name == "compute_reward")
         body = function.body
         for i, statement in enumerate(body):
-            early = _early_return(statement, body[i + 1 :])
+            early = early_return(statement, body[i + 1 :])
             new = None
             if early is not None and writer._array(early.test):
                 defined = set(writer.defined)
@@ -141,8 +152,8 @@ def _arrays(function: ast.FunctionDef) -> set[str]:
     names = {a.arg for a in positional[: len(positional) - len(args.defaults)]}
     if function.name == "compute_reward":
         names |= {a.arg for a in positional}
-    assignments = [n for n in _own_nodes(function.body) if isinstance(n, ast.Assign | ast.AugAssign)]
-    assignments += [n for n in _own_nodes(function.body) if isinstance(n, ast.AnnAssign) and n.value]
+    assignments = [n for n in own_nodes(function.body) if isinstance(n, ast.Assign | ast.AugAssign)]
+    assignments += [n for n in own_nodes(function.body) if isinstance(n, ast.AnnAssign) and n.value]
     grown = True
     while grown:
         before = len(names)
@@ -165,17 +176,6 @@ def _array_targets(target: ast.expr, value: ast.expr, arrays: set[str]) -> set[s
         if is_array(value, arrays):  # `pos, vel = obs.T`
             return {t.id for t in target.elts if isinstance(t, ast.Name)}
     return set()
-
-
-def _own_nodes(body: Sequence[ast.stmt]) -> Iterable[ast.AST]:
-    """The nodes of a function's body, less what is nested in another scope (def, lambda, class)."""
-    stack: list[ast.AST] = list(body)
-    while stack:
-        node = stack.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-                stack.append(child)
 
 
 def _dotted(node: ast.expr) -> str:
@@ -217,7 +217,7 @@ def is_array(node: ast.expr | None, arrays: set[str]) -> bool:
     if isinstance(node, ast.Call):
         if _reduces(node):
             return False
-        if _dotted(node.func).split(".")[-1] in CONSTRUCTORS and _reads(node.args, arrays):
+        if _dotted(node.func).split(".")[-1] in CONSTRUCTORS and reads(node.args, arrays):
             return True  # np.zeros(len(obs)): one value per environment
         values = [*node.args, *(k.value for k in node.keywords)]
         return any(is_array(v, arrays) for v in values) or (
@@ -229,13 +229,6 @@ def is_array(node: ast.expr | None, arrays: set[str]) -> bool:
 
 
 # ----- the rewrite ------------------------------------------------------------------------------------------
-def _np(name: str, *args: ast.expr, **keywords: ast.expr) -> ast.Call:
-    func = ast.Attribute(value=ast.Name(id="np", ctx=ast.Load()), attr=name, ctx=ast.Load())
-    return ast.Call(
-        func=func, args=list(args), keywords=[ast.keyword(arg=k, value=v) for k, v in keywords.items()]
-    )
-
-
 class _Writer(ast.NodeTransformer):
     """Rewrites one function's statements (see the module's docstring); `said` lists what it rewrote."""
 
@@ -253,7 +246,7 @@ class _Writer(ast.NodeTransformer):
         """The rewrite of one of the function's statements, or None where it is left as written."""
         count = len(self.said)
         new = self.visit(copy.deepcopy(statement))
-        self.defined |= _stored(statement)
+        self.defined |= stored(statement)
         if len(self.said) == count:
             return None
         return new if isinstance(new, list) else [new]
@@ -264,7 +257,7 @@ class _Writer(ast.NodeTransformer):
         for statement in statements:
             new = self.visit(statement)
             out += new if isinstance(new, list) else [new]
-            self.defined |= _stored(statement)
+            self.defined |= stored(statement)
         self.defined = defined
         return out
 
@@ -294,7 +287,7 @@ class _Writer(ast.NodeTransformer):
         self._say(node, f"np.{name}")
         out = node.values[0]
         for value in node.values[1:]:
-            out = _np(name, out, value)
+            out = np_call(name, out, value)
         return ast.copy_location(out, node)
 
     def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
@@ -303,7 +296,7 @@ class _Writer(ast.NodeTransformer):
         if not array:
             return node
         self._say(node, "np.logical_not")
-        return ast.copy_location(_np("logical_not", node.operand), node)
+        return ast.copy_location(np_call("logical_not", node.operand), node)
 
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         """`a < b < c` is `a < b and b < c` to Python, which raises on arrays."""
@@ -319,7 +312,7 @@ class _Writer(ast.NodeTransformer):
         ]
         out: ast.expr = pairs[0]
         for pair in pairs[1:]:
-            out = _np("logical_and", out, pair)
+            out = np_call("logical_and", out, pair)
         return ast.copy_location(out, node)
 
     def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
@@ -328,7 +321,7 @@ class _Writer(ast.NodeTransformer):
         if not array:
             return node
         self._say(node, "np.where")
-        return ast.copy_location(_np("where", node.test, node.body, node.orelse), node)
+        return ast.copy_location(np_call("where", node.test, node.body, node.orelse), node)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         array = any(map(self._array, node.args))
@@ -339,7 +332,7 @@ class _Writer(ast.NodeTransformer):
         head, _, last = name.rpartition(".")
         new: ast.expr | None = None
         if head == "math" and last in MATH_TO_NUMPY:
-            new = _np(MATH_TO_NUMPY[last], *node.args)
+            new = np_call(MATH_TO_NUMPY[last], *node.args)
         elif (
             name in ("max", "min")
             and len(node.args) >= 2
@@ -347,11 +340,11 @@ class _Writer(ast.NodeTransformer):
         ):
             new = node.args[0]
             for arg in node.args[1:]:
-                new = _np("maximum" if name == "max" else "minimum", new, arg)
+                new = np_call("maximum" if name == "max" else "minimum", new, arg)
         elif name == "float" and len(node.args) == 1:
-            new = _np("asarray", node.args[0], dtype=ast.Name(id="float", ctx=ast.Load()))
+            new = np_call("asarray", node.args[0], dtype=ast.Name(id="float", ctx=ast.Load()))
         elif name == "int" and len(node.args) == 1:
-            astype = ast.Attribute(value=_np("asarray", node.args[0]), attr="astype", ctx=ast.Load())
+            astype = ast.Attribute(value=np_call("asarray", node.args[0]), attr="astype", ctx=ast.Load())
             new = ast.Call(func=astype, args=[ast.Name(id="int", ctx=ast.Load())], keywords=[])
         if new is None:
             return node
@@ -367,9 +360,9 @@ class _Writer(ast.NodeTransformer):
         node.body, node.orelse = self._block(node.body), self._block(node.orelse)
         if not array:
             return node
-        converted = _if_converted(node, self.defined, self._fresh)
+        converted = if_converted(node, self.defined, self._fresh)
         if converted is None:
-            converted = _returns_converted(node, self._fresh, self.reward)
+            converted = returns_converted(node, self._fresh, self.reward)
         if converted is None:  # left as written, inner rewrites and all: the pre-check names the `if`
             del self.said[said:]
             return original
@@ -383,203 +376,3 @@ class _Writer(ast.NodeTransformer):
             name, i = f"{base}_{i}", i + 1
         self.taken.add(name)
         return name
-
-
-def _branch(body: list[ast.stmt]) -> list[ast.Assign | ast.AugAssign] | None:
-    """The assignments of an `if` branch that only assigns names (and passes), else None."""
-    out: list[ast.Assign | ast.AugAssign] = []
-    for statement in body:
-        if isinstance(statement, ast.Pass):
-            continue
-        if (
-            isinstance(statement, ast.Assign)
-            and len(statement.targets) == 1
-            and isinstance(statement.targets[0], ast.Name)
-        ) or (isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name)):
-            out.append(statement)
-        elif (
-            isinstance(statement, ast.AnnAssign)
-            and isinstance(statement.target, ast.Name)
-            and statement.value
-        ):
-            out.append(ast.Assign(targets=[statement.target], value=statement.value))
-        else:
-            return None
-    return out
-
-
-def _target(statement: ast.Assign | ast.AugAssign) -> str:
-    target = statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
-    assert isinstance(target, ast.Name)
-    return target.id
-
-
-def _value(statement: ast.Assign | ast.AugAssign, current: ast.expr) -> ast.expr:
-    """What the statement assigns, `current` being the name's value before it."""
-    if isinstance(statement, ast.Assign):
-        return statement.value
-    return ast.BinOp(left=current, op=statement.op, right=statement.value)
-
-
-def _reads_only_itself(statement: ast.Assign | ast.AugAssign, names: set[str]) -> bool:
-    """Whether the statement's value reads, of the names the `if` assigns, at most the one it assigns (whose
-    value before the `if` is what it reads, so the choice can be made in one assignment)."""
-    return not _reads([statement.value], names - {_target(statement)})
-
-
-def _reads(nodes: Iterable[ast.AST], names: set[str]) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in names for node in nodes for n in ast.walk(node))
-
-
-def _if_converted(node: ast.If, defined: set[str], fresh) -> list[ast.stmt] | None:  # type: ignore[no-untyped-def]
-    """`if c: <assignments> else: <assignments>` as assignments choosing per environment, or None."""
-    branches = [_branch(node.body), _branch(node.orelse)]
-    if branches[0] is None or branches[1] is None or not (branches[0] or branches[1]):
-        return None
-    names = list(dict.fromkeys(_target(s) for branch in branches for s in branch))  # type: ignore[union-attr]
-    both = {_target(s) for s in branches[0]} & {_target(s) for s in branches[1]}  # type: ignore[union-attr]
-    for branch in branches:  # a name read before this branch assigns it must exist before the `if`
-        assigned: set[str] = set()
-        for s in branch:  # type: ignore[union-attr]
-            if isinstance(s, ast.AugAssign) and _target(s) not in assigned | defined:
-                return None
-            assigned.add(_target(s))
-    if any(name not in defined and name not in both for name in names):
-        return None
-    own = all(_reads_only_itself(s, set(names)) for branch in branches for s in branch)  # type: ignore[union-attr]
-    once = all(len({_target(s) for s in b}) == len(b) for b in branches)  # type: ignore[arg-type]
-    out: list[ast.stmt] = []
-    test = node.test
-    if len(names) > 1 and (_reads([test], set(names)) or not (once and own)):
-        cond = fresh("condition")
-        out.append(ast.Assign(targets=[ast.Name(id=cond, ctx=ast.Store())], value=test))
-        test = ast.Name(id=cond, ctx=ast.Load())
-    if once and own:  # each name's two values read no other name the `if` assigns: choose them directly
-        chosen = [
-            {_target(s): _value(s, ast.Name(id=_target(s), ctx=ast.Load())) for s in b}  # type: ignore[union-attr]
-            for b in branches
-        ]
-    else:  # each branch computed into names of its own first, reading its own earlier assignments
-        chosen = []
-        for label, branch in zip(("if", "else"), branches, strict=True):
-            renamed: dict[str, ast.expr] = {}
-            for s in branch:  # type: ignore[union-attr]
-                name = _target(s)
-                value = _Renamer(renamed).visit(copy.deepcopy(_value(s, ast.Name(id=name, ctx=ast.Load()))))
-                temp = fresh(f"{name}_{label}")
-                out.append(ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=value))
-                renamed[name] = ast.Name(id=temp, ctx=ast.Load())
-            chosen.append(renamed)
-    for name in names:
-        keep = ast.Name(id=name, ctx=ast.Load())
-        pick = _np("where", test, chosen[0].get(name, keep), chosen[1].get(name, keep))
-        out.append(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=pick))
-    for statement in out:
-        ast.fix_missing_locations(statement)
-    return out
-
-
-def _stored(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-
-
-def _returns(nodes: Iterable[ast.AST]) -> bool:
-    return any(isinstance(n, ast.Return) for n in _own_nodes(list(nodes)))  # type: ignore[arg-type]
-
-
-def _early_return(statement: ast.stmt, rest: list[ast.stmt]) -> ast.If | None:
-    """`if c: ...; return x` followed by the rest of the function, which returns only at its end, as the
-    `if c: ...; return x else: <the rest>` it means; None for any other statement."""
-    if not (isinstance(statement, ast.If) and not statement.orelse and rest):
-        return None
-    if not (isinstance(statement.body[-1], ast.Return) and isinstance(rest[-1], ast.Return)):
-        return None
-    if _returns(rest[:-1]):
-        return None
-    early = ast.copy_location(ast.If(test=statement.test, body=statement.body, orelse=rest), statement)
-    early.end_lineno, early.end_col_offset = rest[-1].end_lineno, rest[-1].end_col_offset
-    return early
-
-
-def _returns_converted(node: ast.If, fresh, reward: bool) -> list[ast.stmt] | None:  # type: ignore[no-untyped-def]
-    """`if c: <assignments>; return x else: <anything that returns only at its end, y>` as: the branch's
-    assignments and x computed for every environment into names of their own, the other branch as written,
-    then `return` x or y chosen per environment (element by element of a tuple; a components dict key by
-    key, 0.0 where a branch has no such component: components only describe the reward). None where the
-    branches do not have that shape."""
-    body = _branch(node.body[:-1]) if node.body and isinstance(node.body[-1], ast.Return) else None
-    rest = node.orelse
-    if body is None or not rest or not isinstance(rest[-1], ast.Return) or _returns(rest[:-1]):
-        return None
-    chosen, other = node.body[-1].value, rest[-1].value  # type: ignore[attr-defined]
-    if chosen is None or other is None:
-        return None
-    if isinstance(chosen, ast.Tuple) != isinstance(other, ast.Tuple):
-        return None
-    pairs = (
-        list(zip(chosen.elts, other.elts, strict=True))
-        if isinstance(chosen, ast.Tuple)
-        else [(chosen, other)]
-    )
-    if isinstance(chosen, ast.Tuple) and len(chosen.elts) != len(other.elts):  # type: ignore[union-attr]
-        return None
-    cond = fresh("condition")
-    out: list[ast.stmt] = [ast.Assign(targets=[ast.Name(id=cond, ctx=ast.Store())], value=node.test)]
-    renamed: dict[str, ast.expr] = {}
-    for s in body:
-        name = _target(s)
-        value = _Renamer(renamed).visit(copy.deepcopy(_value(s, ast.Name(id=name, ctx=ast.Load()))))
-        temp = fresh(f"{name}_if")
-        out.append(ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=value))
-        renamed[name] = ast.Name(id=temp, ctx=ast.Load())
-    saved = []
-    for i, (mine, _) in enumerate(pairs):
-        temp = fresh("returned_if" if len(pairs) == 1 else f"returned_if_{i}")
-        out.append(
-            ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=_Renamer(renamed).visit(mine))
-        )
-        saved.append(ast.Name(id=temp, ctx=ast.Load()))
-    out += rest[:-1]
-    test = ast.Name(id=cond, ctx=ast.Load())
-    merged = []
-    for i, ((mine, theirs), kept) in enumerate(zip(pairs, saved, strict=True)):
-        components = (
-            isinstance(mine, ast.Dict)
-            or isinstance(theirs, ast.Dict)
-            or (reward and len(pairs) == 2 and i == 1)
-        )
-        if components:
-            temp = fresh("returned_else" if len(pairs) == 1 else f"returned_else_{i}")
-            out.append(ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=theirs))
-            merged.append(_merged_dicts(test, kept, ast.Name(id=temp, ctx=ast.Load())))
-        else:
-            merged.append(_np("where", test, kept, theirs))
-    value = ast.Tuple(elts=merged, ctx=ast.Load()) if isinstance(chosen, ast.Tuple) else merged[0]
-    out.append(ast.Return(value=value))
-    for statement in out:
-        ast.fix_missing_locations(statement)
-    return out
-
-
-def _merged_dicts(test: ast.expr, mine: ast.expr, theirs: ast.expr) -> ast.expr:
-    """{key: np.where(test, mine.get(key, 0.0), theirs.get(key, 0.0)) for key in {**mine, **theirs}}"""
-    key = ast.Name(id="key", ctx=ast.Load())
-
-    def get(d: ast.expr) -> ast.expr:
-        func = ast.Attribute(value=copy.deepcopy(d), attr="get", ctx=ast.Load())
-        return ast.Call(func=func, args=[key, ast.Constant(0.0)], keywords=[])
-
-    keys = ast.Dict(keys=[None, None], values=[copy.deepcopy(mine), copy.deepcopy(theirs)])
-    loop = ast.comprehension(target=ast.Name(id="key", ctx=ast.Store()), iter=keys, ifs=[], is_async=0)
-    return ast.DictComp(
-        key=key, value=_np("where", copy.deepcopy(test), get(mine), get(theirs)), generators=[loop]
-    )
-
-
-class _Renamer(ast.NodeTransformer):
-    def __init__(self, renamed: dict[str, ast.expr]) -> None:
-        self.renamed = renamed
-
-    def visit_Name(self, node: ast.Name) -> ast.AST:
-        new = self.renamed.get(node.id)
-        return copy.deepcopy(new) if new is not None and isinstance(node.ctx, ast.Load) else node
