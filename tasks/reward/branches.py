@@ -33,7 +33,8 @@ def own_nodes(body: Sequence[ast.stmt]) -> Iterable[ast.AST]:
 
 
 def _branch(body: list[ast.stmt]) -> list[ast.Assign | ast.AugAssign] | None:
-    """The assignments of an `if` branch that only assigns names (and passes), else None."""
+    """The assignments of an `if` branch that only assigns names or a dict's constant keys (and passes),
+    else None."""
     out: list[ast.Assign | ast.AugAssign] = []
     for statement in body:
         if isinstance(statement, ast.Pass):
@@ -41,7 +42,7 @@ def _branch(body: list[ast.stmt]) -> list[ast.Assign | ast.AugAssign] | None:
         if (
             isinstance(statement, ast.Assign)
             and len(statement.targets) == 1
-            and isinstance(statement.targets[0], ast.Name)
+            and (isinstance(statement.targets[0], ast.Name) or _key(statement.targets[0]) is not None)
         ) or (isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name)):
             out.append(statement)
         elif (
@@ -55,10 +56,48 @@ def _branch(body: list[ast.stmt]) -> list[ast.Assign | ast.AugAssign] | None:
     return out
 
 
+def _key(target: ast.expr) -> tuple[str, str] | None:
+    """(dict name, key) of `components["speed"]`, else None."""
+    if (
+        isinstance(target, ast.Subscript)
+        and isinstance(target.value, ast.Name)
+        and isinstance(target.slice, ast.Constant)
+        and isinstance(target.slice.value, str)
+    ):
+        return target.value.id, target.slice.value
+    return None
+
+
 def _target(statement: ast.Assign | ast.AugAssign) -> str:
+    """The name the statement binds, or `d['k']` for a dict's key."""
     target = statement.targets[0] if isinstance(statement, ast.Assign) else statement.target
+    key = _key(target)
+    if key is not None:
+        return f"{key[0]}[{key[1]!r}]"
     assert isinstance(target, ast.Name)
     return target.id
+
+
+def _bound(name: str) -> str:
+    """The name that must exist before the `if` for `name` to be kept where a branch does not bind it."""
+    return name.split("[", 1)[0]
+
+
+def _store(name: str, keys: dict[str, tuple[str, str]]) -> ast.expr:
+    if name in keys:
+        d, k = keys[name]
+        return ast.Subscript(value=ast.Name(id=d, ctx=ast.Load()), slice=ast.Constant(k), ctx=ast.Store())
+    return ast.Name(id=name, ctx=ast.Store())
+
+
+def _kept(name: str, keys: dict[str, tuple[str, str]]) -> ast.expr:
+    """The value where a branch does not assign `name`: the name as it was; a component that branch does
+    not have is 0.0 there (components only describe the reward)."""
+    if name in keys:
+        d, k = keys[name]
+        get = ast.Attribute(value=ast.Name(id=d, ctx=ast.Load()), attr="get", ctx=ast.Load())
+        return ast.Call(func=get, args=[ast.Constant(k), ast.Constant(0.0)], keywords=[])
+    return ast.Name(id=name, ctx=ast.Load())
 
 
 def _value(statement: ast.Assign | ast.AugAssign, current: ast.expr) -> ast.expr:
@@ -84,6 +123,12 @@ def if_converted(node: ast.If, defined: set[str], fresh: Fresh) -> list[ast.stmt
     if branches[0] is None or branches[1] is None or not (branches[0] or branches[1]):
         return None
     names = list(dict.fromkeys(_target(s) for branch in branches for s in branch))  # type: ignore[union-attr]
+    keys = {
+        _target(s): key
+        for branch in branches
+        for s in branch  # type: ignore[union-attr]
+        if (key := _key(s.targets[0] if isinstance(s, ast.Assign) else s.target)) is not None
+    }
     both = {_target(s) for s in branches[0]} & {_target(s) for s in branches[1]}  # type: ignore[union-attr]
     for branch in branches:  # a name read before this branch assigns it must exist before the `if`
         assigned: set[str] = set()
@@ -91,10 +136,13 @@ def if_converted(node: ast.If, defined: set[str], fresh: Fresh) -> list[ast.stmt
             if isinstance(s, ast.AugAssign) and _target(s) not in assigned | defined:
                 return None
             assigned.add(_target(s))
-    if any(name not in defined and name not in both for name in names):
+    if any(_bound(name) not in defined and name not in both for name in names):
         return None
     own = all(_reads_only_itself(s, set(names)) for branch in branches for s in branch)  # type: ignore[union-attr]
     once = all(len({_target(s) for s in b}) == len(b) for b in branches)  # type: ignore[arg-type]
+    values = [s.value for branch in branches for s in branch]  # type: ignore[union-attr]
+    if keys and not (once and own and not reads([node.test, *values], {d for d, _ in keys.values()})):
+        return None  # a dict's keys are chosen only directly, from values that do not read the dict
     out: list[ast.stmt] = []
     test = node.test
     if len(names) > 1 and (reads([test], set(names)) or not (once and own)):
@@ -103,7 +151,7 @@ def if_converted(node: ast.If, defined: set[str], fresh: Fresh) -> list[ast.stmt
         test = ast.Name(id=cond, ctx=ast.Load())
     if once and own:  # each name's two values read no other name the `if` assigns: choose them directly
         chosen = [
-            {_target(s): _value(s, ast.Name(id=_target(s), ctx=ast.Load())) for s in b}  # type: ignore[union-attr]
+            {_target(s): _value(s, _kept(_target(s), keys)) for s in b}  # type: ignore[union-attr]
             for b in branches
         ]
     else:  # each branch computed into names of its own first, reading its own earlier assignments
@@ -118,9 +166,9 @@ def if_converted(node: ast.If, defined: set[str], fresh: Fresh) -> list[ast.stmt
                 renamed[name] = ast.Name(id=temp, ctx=ast.Load())
             chosen.append(renamed)
     for name in names:
-        keep = ast.Name(id=name, ctx=ast.Load())
-        pick = np_call("where", test, chosen[0].get(name, keep), chosen[1].get(name, keep))
-        out.append(ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())], value=pick))
+        keep = _kept(name, keys)
+        pick = np_call("where", test, chosen[0].get(name, keep), chosen[1].get(name, copy.deepcopy(keep)))
+        out.append(ast.Assign(targets=[_store(name, keys)], value=pick))
     for statement in out:
         ast.fix_missing_locations(statement)
     return out
@@ -158,6 +206,8 @@ def returns_converted(node: ast.If, fresh: Fresh, reward: bool) -> list[ast.stmt
     rest = node.orelse
     if body is None or not rest or not isinstance(rest[-1], ast.Return) or _returns(rest[:-1]):
         return None
+    if any("[" in _target(s) for s in body):
+        return None  # a dict's key is chosen only by if_converted
     chosen, other = node.body[-1].value, rest[-1].value  # type: ignore[attr-defined]
     if chosen is None or other is None:
         return None

@@ -61,6 +61,11 @@ REWRITTEN = {
         "    h = pos * vel\n    reward = max(h, 0.0) + min(pos, vel, 0.1)\n",
         "reward = np.maximum(h, 0.0) + np.minimum(np.minimum(pos, vel), 0.1)",
     ),
+    "a component set in a branch": (
+        "    reward = vel * 0.0\n    components = {}\n    if pos > 0.2:\n        reward += 1.0\n"
+        "        components['goal'] = pos\n",
+        "components['goal'] = np.where(pos > 0.2, pos, components.get('goal', 0.0))",
+    ),
     "both branches return": (
         '    if done:\n        bonus = 10.0 * vel\n        return pos + bonus, {"goal": bonus}\n'
         '    else:\n        return -vel, {"speed": vel}\n',
@@ -130,6 +135,10 @@ def test_math_float_and_int_become_numpy_functions_of_each_value() -> None:
 
 
 LEFT = {
+    "a component that reads its dict": (
+        "    reward = vel\n    components = {}\n    if done:\n"
+        "        components['n'] = components.get('n', 0.0) + 1.0\n"
+    ),
     "a return in a loop after it": (
         "    if done:\n        return pos, {}\n    reward = vel\n"
         "    for i in range(2):\n        if pos > i:\n            return vel, {}\n"
