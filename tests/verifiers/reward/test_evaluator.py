@@ -31,9 +31,11 @@ NAN_LATER = """import numpy as np
 
 
 def compute_reward(obs, action, next_obs, done):
-    # finite on the start states (the check before training passes), NaN once the car gets past -0.3
-    height = next_obs[:, 0] + 0.5
-    return np.where(next_obs[:, 0] > -0.3, np.log(-height), height), {"height": height}
+    # finite one step from rest (the check before training: |velocity| <= 0.001 + 0.0025), NaN once the car
+    # moves faster, which any training reaches within an episode; a position threshold (past -0.3) depended
+    # on how far the policy got, which moved with the CPU's SIMD (never reached on one AVX-512 machine)
+    speed = np.abs(next_obs[:, 1])
+    return np.where(speed > 0.005, np.log(-speed), -speed), {"speed": speed}
 """
 
 RAISES = """import numpy as np

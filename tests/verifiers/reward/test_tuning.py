@@ -192,8 +192,15 @@ async def test_a_candidate_that_sets_its_constants_itself_cannot_break_the_host(
 ) -> None:
     ev = RewardEvaluator(MC, seeds=(0,), sandbox=process_sandbox, tuner=Tuner(budget=2))
     verdict = await ev.verify(Hypothesis.create(TAMPERS))
-    # every trial really trained with 0.3, so none beats the "written" one: the host reports what it set
-    assert verdict.status is VerdictStatus.OK and verdict.score is not None and verdict.score >= 0.9
+    # every trial really trained with 0.3, so none beats the "written" one: the host reports what it set,
+    # and the score is exactly that of an honest reward written with 0.3 (not a number the job printed).
+    # Compared with it, not with a fixed bound: the trained score moves with the CPU's SIMD (0.97 measured
+    # on one AVX-512 machine, 0.77 on another, stop 31)
+    honest = SHAPED.replace('W_SHAPING = 0.0\nTUNABLE = {"W_SHAPING": (0.0, 1.0)}', "W_SHAPING = 0.3")
+    plain = RewardEvaluator(MC, seeds=(0,), sandbox=process_sandbox)
+    expected = await plain.verify(Hypothesis.create(honest))
+    assert expected.score is not None and expected.score > 0.5, expected.feedback
+    assert verdict.score == expected.score and verdict.status is expected.status, verdict.feedback
     assert verdict.metrics["tuned_W_SHAPING"] == 0.0 and verdict.metrics["tuning_gain"] == 0.0
     assert "no trial beat the written values" in verdict.feedback
 
