@@ -17,7 +17,7 @@ import pytest
 from agent.kernel.sandbox import Sandbox
 from agent.kernel.types import Hypothesis, VerdictStatus
 from tasks.reward.answer import reward_source
-from tasks.reward.elementwise import rewrite
+from tasks.reward.elementwise import MAX_PASSES, rewrite
 from tasks.reward.problems import PROBLEMS
 from verifiers.reward.evaluator import RewardEvaluator
 
@@ -174,6 +174,28 @@ def test_hostile_nesting_and_shared_lines_leave_the_source_as_it_was() -> None:
     shared = HEAD + "    reward = vel; flag = pos > 0 and done\n" + TAIL
     assert rewrite(shared) == shared
     assert rewrite("def compute_reward(:\n") == "def compute_reward(:\n"
+
+
+def test_other_line_breaks_leave_the_source_as_it_was() -> None:
+    """str.splitlines and Python's tokenizer break lines where `ast` does not count one (\u2028, \f) or
+    where a note's comment would end (\r): such a module is left as written."""
+    body = "    reward = vel if pos > 0 else 0.0\n"
+    for odd in ("    s = '\u2028'\n", "    s = '\f'\n", "    s = 1\r\n"):
+        source = HEAD + odd + body + TAIL
+        assert rewrite(source) == source
+    assert rewrite(HEAD + body + TAIL) != HEAD + body + TAIL
+
+
+def test_a_chain_written_backwards_is_read_in_a_bounded_number_of_passes() -> None:
+    """Names reach the array reading one pass each when written in reverse; past MAX_PASSES they count as
+    numbers and their `if` is left as written (the pre-check names it), so a hostile answer cannot make the
+    host's reading quadratic."""
+    chain = "".join(f"    a{i} = a{i - 1} + 1.0\n" for i in range(MAX_PASSES + 3, 0, -1))
+    source = HEAD + "    a0 = vel\n" + chain + "    reward = a1 if a1 > 0 else vel\n"
+    source += f"    reward = reward if a{MAX_PASSES + 3} > 0 else vel\n" + TAIL
+    out = rewrite(source)
+    assert "reward = np.where(a1 > 0, a1, vel)" in out
+    assert f"reward = reward if a{MAX_PASSES + 3} > 0 else vel" in out
 
 
 def test_the_answer_parser_stores_the_rewrite_with_comments_elsewhere_kept() -> None:
