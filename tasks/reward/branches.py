@@ -213,13 +213,13 @@ def returns_converted(node: ast.If, fresh: Fresh, reward: bool) -> list[ast.stmt
         return None
     if isinstance(chosen, ast.Tuple) != isinstance(other, ast.Tuple):
         return None
+    if isinstance(chosen, ast.Tuple) and len(chosen.elts) != len(other.elts):  # type: ignore[union-attr]
+        return None
     pairs = (
         list(zip(chosen.elts, other.elts, strict=True))
         if isinstance(chosen, ast.Tuple)
         else [(chosen, other)]
     )
-    if isinstance(chosen, ast.Tuple) and len(chosen.elts) != len(other.elts):  # type: ignore[union-attr]
-        return None
     cond = fresh("condition")
     out: list[ast.stmt] = [ast.Assign(targets=[ast.Name(id=cond, ctx=ast.Store())], value=node.test)]
     renamed: dict[str, ast.expr] = {}

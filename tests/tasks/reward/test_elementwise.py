@@ -163,6 +163,13 @@ def test_what_the_rewrite_cannot_mean_the_same_or_needs_not_is_left_as_written(n
     assert rewrite(source) == source
 
 
+def test_returns_of_different_lengths_are_left_and_the_rest_is_still_rewritten() -> None:
+    source = HEAD + "    if done:\n        return pos, {}\n    else:\n        return pos, {}, 1.0\n"
+    out = rewrite(HELPER + source)
+    assert "    if done:\n        return pos, {}\n" in out  # not a choice the rewrite can make
+    assert "np.where(np.logical_and(x > 0.0, np.logical_not(d)), x, 0.0)" in out  # the helper still is
+
+
 def test_a_helper_parameter_with_a_default_is_a_number_and_nested_scopes_are_left() -> None:
     source = "def f(x, scale=1.0):\n    g = lambda v: v and x\n    return x * (2.0 if scale > 0 else 1.0)\n"
     assert rewrite(source) == source
