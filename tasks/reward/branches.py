@@ -155,16 +155,10 @@ def if_converted(node: ast.If, defined: set[str], fresh: Fresh) -> list[ast.stmt
             for b in branches
         ]
     else:  # each branch computed into names of its own first, reading its own earlier assignments
-        chosen = []
-        for label, branch in zip(("if", "else"), branches, strict=True):
-            renamed: dict[str, ast.expr] = {}
-            for s in branch:  # type: ignore[union-attr]
-                name = _target(s)
-                value = _Renamer(renamed).visit(copy.deepcopy(_value(s, ast.Name(id=name, ctx=ast.Load()))))
-                temp = fresh(f"{name}_{label}")
-                out.append(ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=value))
-                renamed[name] = ast.Name(id=temp, ctx=ast.Load())
-            chosen.append(renamed)
+        chosen = [
+            _into_temps(branch, label, fresh, out)  # type: ignore[arg-type]
+            for label, branch in zip(("if", "else"), branches, strict=True)
+        ]
     for name in names:
         keep = _kept(name, keys)
         pick = np_call("where", test, chosen[0].get(name, keep), chosen[1].get(name, copy.deepcopy(keep)))
@@ -172,6 +166,21 @@ def if_converted(node: ast.If, defined: set[str], fresh: Fresh) -> list[ast.stmt
     for statement in out:
         ast.fix_missing_locations(statement)
     return out
+
+
+def _into_temps(
+    branch: list[ast.Assign | ast.AugAssign], label: str, fresh: Fresh, out: list[ast.stmt]
+) -> dict[str, ast.expr]:
+    """Append the branch's assignments to `out`, each into a fresh name (`reward_if`) that the branch's later
+    values read instead of the name; returns name -> its last fresh name."""
+    renamed: dict[str, ast.expr] = {}
+    for s in branch:
+        name = _target(s)
+        value = _Renamer(renamed).visit(copy.deepcopy(_value(s, ast.Name(id=name, ctx=ast.Load()))))
+        temp = fresh(f"{name}_{label}")
+        out.append(ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=value))
+        renamed[name] = ast.Name(id=temp, ctx=ast.Load())
+    return renamed
 
 
 def stored(node: ast.AST) -> set[str]:
@@ -222,13 +231,7 @@ def returns_converted(node: ast.If, fresh: Fresh, reward: bool) -> list[ast.stmt
     )
     cond = fresh("condition")
     out: list[ast.stmt] = [ast.Assign(targets=[ast.Name(id=cond, ctx=ast.Store())], value=node.test)]
-    renamed: dict[str, ast.expr] = {}
-    for s in body:
-        name = _target(s)
-        value = _Renamer(renamed).visit(copy.deepcopy(_value(s, ast.Name(id=name, ctx=ast.Load()))))
-        temp = fresh(f"{name}_if")
-        out.append(ast.Assign(targets=[ast.Name(id=temp, ctx=ast.Store())], value=value))
-        renamed[name] = ast.Name(id=temp, ctx=ast.Load())
+    renamed = _into_temps(body, "if", fresh, out)
     saved = []
     for i, (mine, _) in enumerate(pairs):
         temp = fresh("returned_if" if len(pairs) == 1 else f"returned_if_{i}")
